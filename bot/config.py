@@ -50,9 +50,7 @@ class ConnectionConfig(StrictModel):
     @model_validator(mode="after")
     def _check_host(self) -> ConnectionConfig:
         if not self.allow_remote_host and not is_loopback(self.host):
-            raise ValueError(
-                f"host {self.host!r} is not a loopback address; set allow_remote_host = true to use it"
-            )
+            raise ValueError(f"host {self.host!r} is not a loopback address; set allow_remote_host = true to use it")
         return self
 
 

@@ -38,6 +38,4 @@ def canonicalize(value: JsonValue) -> JsonValue:
 
 
 def canonical_json(value: JsonValue) -> str:
-    return json.dumps(
-        canonicalize(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return json.dumps(canonicalize(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

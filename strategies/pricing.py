@@ -257,9 +257,7 @@ def implied_vol_black_scholes(
     strike_pv = k * np.exp(-r * t_pos)
     lower = np.where(is_call, np.maximum(spot_pv - strike_pv, 0.0), np.maximum(strike_pv - spot_pv, 0.0))
     upper = np.where(is_call, spot_pv, strike_pv)
-    result = _solve_implied_vol(
-        target, lower, upper, lambda vol: black_scholes(is_call, s, k, t, vol, r, q)
-    )
+    result = _solve_implied_vol(target, lower, upper, lambda vol: black_scholes(is_call, s, k, t, vol, r, q))
     return np.where(t > 0.0, result, np.nan)
 
 

@@ -24,9 +24,13 @@ def _check(args: argparse.Namespace) -> int:
         config = load_config(args.file)
     except ConfigError as error:
         if args.json:
-            print_json({"valid": False, "file": str(args.file),
-                        "problems": [{"key": p.key, "value": p.value, "message": p.message}
-                                     for p in error.problems]})
+            print_json(
+                {
+                    "valid": False,
+                    "file": str(args.file),
+                    "problems": [{"key": p.key, "value": p.value, "message": p.message} for p in error.problems],
+                }
+            )
         else:
             print(error.render())
         return EXIT_USAGE
@@ -34,6 +38,7 @@ def _check(args: argparse.Namespace) -> int:
         print_json({"valid": True, "file": str(args.file), "strategy_hash": config.strategy_hash()})
     else:
         slots = len(config.strategy.buckets.slot_ids())
-        print(f"{args.file}: valid ({slots} slots, account {'live allowed' if config.account.allow_live else 'paper only'}, "
-              f"gateway {config.connection.host}:{config.connection.port})")
+        account = "live allowed" if config.account.allow_live else "paper only"
+        gateway = f"{config.connection.host}:{config.connection.port}"
+        print(f"{args.file}: valid ({slots} slots, account {account}, gateway {gateway})")
     return EXIT_OK

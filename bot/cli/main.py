@@ -47,8 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the last line of defence: a message, not a traceback
         if os.environ.get("ALVH_DEBUG") == "1":
             raise
-        print(f"alvh: internal error: {type(error).__name__}: {error} (set ALVH_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(f"alvh: internal error: {type(error).__name__}: {error} (set ALVH_DEBUG=1 for details)", file=sys.stderr)
         return 1
     return status
 

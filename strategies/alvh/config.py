@@ -49,9 +49,7 @@ class BucketConfig(StrictModel):
                 f"({self.buy_window_min_dte}), or a new layer would leave its bucket at once"
             )
         if len(self.delta_ladder) != self.slots:
-            raise ValueError(
-                f"delta_ladder has {len(self.delta_ladder)} targets but the bucket has {self.slots} slots"
-            )
+            raise ValueError(f"delta_ladder has {len(self.delta_ladder)} targets but the bucket has {self.slots} slots")
         return self
 
     @property
