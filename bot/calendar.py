@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_left, bisect_right
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pandas_market_calendars as mcal
@@ -102,6 +103,4 @@ class ExchangeCalendar:
 def _new_york_date(moment: dt.datetime) -> dt.date:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: pass a timezone-aware time")
-    from zoneinfo import ZoneInfo
-
     return moment.astimezone(ZoneInfo("America/New_York")).date()
