@@ -151,7 +151,7 @@ def _default_beta_table() -> list[BetaPoint]:
 
 class CoverageConfig(StrictModel):
     max_coverage: float = Field(default=1.0, gt=0.0, le=3.0, description="buys never lift coverage above")
-    alert_below: float = Field(default=0.2, ge=0.0, le=3.0, description="alert when coverage falls below")
+    alert_below: float = Field(default=0.1, ge=0.0, le=3.0, description="alert when coverage falls below")
     beta_table: list[BetaPoint] = Field(default_factory=_default_beta_table, min_length=1)
 
     @field_validator("beta_table")
