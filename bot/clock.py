@@ -106,7 +106,7 @@ class SimulatedClock:
         self,
         start: dt.datetime,
         speed: float = 1.0,
-        calendar: ExchangeCalendar | None | _DefaultCalendar = DEFAULT_CALENDAR,
+        calendar: ExchangeCalendar | _DefaultCalendar | None = DEFAULT_CALENDAR,
         pre_open_minutes: float = 30.0,
         post_close_minutes: float = 15.0,
         wall: Callable[[], float] = time.monotonic,
