@@ -106,6 +106,8 @@ class _SlotWork:
     blocking_orders: list[WorkingOrder]
     state_before: str
     vacated_at_step_one: bool = False
+    vacated_basis: float = 0.0
+    vacated_proceeds: float = 0.0
     harvested_now: bool = False
     selling: bool = False
     incoming: _IncomingBuy | None = None
@@ -579,8 +581,12 @@ class _Planner:
                 if view.dte < near.leave_below_dte
                 else f"last trading day {view.last_trade} before the next rebalance {self.next_rebalance}"
             )
+            held = slot.layer
             if self._sell_layer(slot, view, "close", "§1 step 1", f"{why}: sold, slot freed"):
                 slot.vacated_at_step_one = True
+                slot.vacated_basis = held.quantity * held.entry_price * CONTRACT_MULTIPLIER
+                bid = (view.quote.bid if view.quote else 0.0) or 0.0
+                slot.vacated_proceeds = held.quantity * bid * CONTRACT_MULTIPLIER
 
     def _step_leave_bucket(self, bucket: BucketName, shorter: BucketName) -> None:
         leave_below = self.config.buckets.bucket(bucket).leave_below_dte
@@ -662,7 +668,11 @@ class _Planner:
         old_basis = layer.quantity * layer.entry_price * CONTRACT_MULTIPLIER
         old_hedge = self._layer_hedge_dollars(layer) or 0.0
         buy = self._plan_buy(
-            slot, "roll_buy", old_basis=old_basis, old_proceeds=old_proceeds, old_hedge_dollars=old_hedge
+            slot,
+            "roll_buy",
+            old_basis=old_basis,
+            room_adjustment=min(old_basis, old_proceeds),
+            old_hedge_dollars=old_hedge,
         )
         if buy is None:
             if self._expiring(view):
@@ -683,7 +693,9 @@ class _Planner:
                 slot.note("not opened", "§2 on_no_condors", "no iron condor held: nothing is bought")
                 continue
             if slot.vacated_at_step_one:
-                self._plan_buy(slot, "roll_buy")
+                # The step-1 sale already left premium at risk; the refill still counts at net premium.
+                shortfall = max(0.0, slot.vacated_basis - slot.vacated_proceeds)
+                self._plan_buy(slot, "roll_buy", room_adjustment=-shortfall)
             elif self.signals.opens_allowed:
                 self._plan_buy(slot, "open")
             else:
@@ -740,9 +752,12 @@ class _Planner:
         role: OrderRole,
         *,
         old_basis: float = 0.0,
-        old_proceeds: float = 0.0,
+        room_adjustment: float = 0.0,
         old_hedge_dollars: float = 0.0,
     ) -> Action | None:
+        """Plan a buy for ``slot``. For an in-bucket roll ``old_basis`` leaves premium at risk when the old
+        layer is sold; ``room_adjustment`` is what the old layer adds to (or takes from) the cap's room under
+        §2's net-premium rule."""
         rule = "§1 roll" if role == "roll_buy" else "§3 open"
         expiry, expiry_reason = self._choose_expiry(slot)
         if expiry is None:
@@ -754,12 +769,12 @@ class _Planner:
             return None
         ordered = sorted(candidates, key=lambda c: (abs(c.delta - slot.delta_target), -c.quote.contract.strike))
         chosen = ordered[0]
-        sizing = self._size(slot, chosen, old_basis, old_proceeds, old_hedge_dollars)
+        sizing = self._size(slot, chosen, room_adjustment, old_hedge_dollars)
         fallback_note = ""
         if role == "roll_buy" and sizing.limited_by == "cap" and self.signals.contango_extreme:
             cheaper = self._cheaper_neighbour(chosen, candidates)
             if cheaper is not None:
-                alternative = self._size(slot, cheaper, old_basis, old_proceeds, old_hedge_dollars)
+                alternative = self._size(slot, cheaper, room_adjustment, old_hedge_dollars)
                 if alternative.quantity > sizing.quantity:
                     fallback_note = (
                         f"; extreme contango and the premium cap binds: fell back from strike "
@@ -817,8 +832,7 @@ class _Planner:
         self,
         slot: _SlotWork,
         candidate: _Candidate,
-        old_basis: float,
-        old_proceeds: float,
+        room_adjustment: float,
         old_hedge_dollars: float,
     ) -> _Sizing:
         """How many contracts of ``candidate`` the slot may buy, and what limited the number."""
@@ -832,7 +846,7 @@ class _Planner:
         if by_budget == 0:
             return _Sizing(0, limits, "skip", f"skip: slot budget ${budget:,.2f} buys no contract at {price:.2f} x 100")
         # §2: a roll counts at its net premium, and premium at risk after the roll must fit too.
-        room = self.cap - self.premium_at_risk + min(old_basis, old_proceeds)
+        room = self.cap - self.premium_at_risk + room_adjustment
         by_cap = contracts_for(room, price)
         dte = (candidate.quote.contract.expiry - self.today).days
         per_contract = CONTRACT_MULTIPLIER * candidate.delta * beta_at(dte, self.config.coverage.beta_table)
