@@ -17,6 +17,7 @@ from bot.cli.common import CliError
 COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.plan_cmd",
     "bot.cli.config_cmd",
+    "bot.cli.audit_cmd",
 )
 
 
