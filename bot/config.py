@@ -75,11 +75,47 @@ class LoggingConfig(StrictModel):
         return value.upper() if isinstance(value, str) else value
 
 
+class ExecutionConfig(StrictModel):
+    walk_steps: int = Field(default=4, ge=1, le=20, description="limit price steps from mid to the bound")
+    walk_seconds: float = Field(default=60.0, gt=0.0, le=1800.0, description="time to walk from mid to the bound")
+    collar_pct: float = Field(
+        default=0.25, gt=0.0, le=1.0, description="a limit may not be further than this fraction from a fresh mid"
+    )
+    collar_min_dollars: float = Field(
+        default=0.10, ge=0.0, le=5.0, description="collar floor in dollars for cheap options"
+    )
+    fresh_quote_seconds: float = Field(
+        default=30.0, gt=0.0, le=600.0, description="a quote older than this cannot price an order"
+    )
+    max_contracts_per_order: int = Field(default=200, ge=1, le=10000)
+    ack_timeout_seconds: float = Field(
+        default=10.0, gt=0.0, le=120.0, description="wait for an order to be acknowledged"
+    )
+    reconcile_retries: int = Field(default=3, ge=1, le=20, description="lookups before an intent is called unknown")
+
+
+class AlertsConfig(StrictModel):
+    webhook_url: str = Field(default="", max_length=2000, description="JSON POST on each alert; empty: log only")
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0.0, le=60.0)
+    disconnected_alert_seconds: float = Field(
+        default=300.0, gt=0.0, le=86400.0, description="alert when disconnected from the gateway this long"
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("webhook_url must start with http:// or https://")
+        return url
+
+
 class BotConfig(StrictModel):
     connection: ConnectionConfig = Field(default_factory=ConnectionConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)
     state: StateConfig = Field(default_factory=StateConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
 
     def strategy_hash(self) -> str:
