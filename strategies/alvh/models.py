@@ -195,7 +195,9 @@ class Action(FrozenModel):
     cancels_intent_id: str | None = None
     harvest_rung: int | None = None
     after: list[str] = Field(
-        default_factory=list, description="intent ids that must complete before this action starts"
+        default_factory=list,
+        description="intent ids that must succeed first: a buy must fill (at least partly), a sell fully, a "
+        "cancel must be confirmed; if one fails, this action is skipped and recorded",
     )
     reason: str
 

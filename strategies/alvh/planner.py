@@ -107,6 +107,7 @@ class _SlotWork:
     state_before: str
     vacated_at_step_one: bool = False
     vacated_basis: float = 0.0
+    vacated_by: str | None = None
     vacated_proceeds: float = 0.0
     harvested_now: bool = False
     selling: bool = False
@@ -629,9 +630,11 @@ class _Planner:
             to_slot_id=target.slot_id,
             contract=layer.contract,
             quantity=layer.quantity,
+            after=[target.vacated_by] if target.vacated_by else [],
             reason=f"{source.bucket} layer at {view.dte} DTE moves into free slot {target.slot_id}: relabel, no trade",
         )
         self.actions.append(action)
+        source.vacated_by = action.intent_id
         target.layer = layer
         target.harvest_orders = source.harvest_orders
         source.layer = None
@@ -803,6 +806,7 @@ class _Planner:
             limit_start=limit_start,
             limit_bound=limit_bound,
             tif="DAY",
+            after=[slot.vacated_by] if slot.vacated_by else [],
             reason=f"{'roll into' if role == 'roll_buy' else 'open'} {contract.key} x {quantity}",
         )
         self.actions.append(action)
@@ -917,6 +921,7 @@ class _Planner:
             reason=f"sell {layer.contract.key} x {layer.quantity}: {reason}",
         )
         self.actions.append(action)
+        slot.vacated_by = action.intent_id
         self.premium_at_risk -= 0.0 if after_buy else layer.quantity * layer.entry_price * CONTRACT_MULTIPLIER
         if after_buy is None:
             self.hedge_dollars -= self._layer_hedge_dollars(layer) or 0.0

@@ -172,7 +172,10 @@ def test_one_contract_per_slot_and_only_configured_slots(case: tuple[MarketSnaps
     snap, bk, config = case
     result = plan(snap, bk, config)
     holdings: dict[str, list[str]] = {s.slot_id: [s.layer.contract.key] for s in bk.slots if s.layer}
+    earlier: set[str] = set()
     for action in result.actions:
+        assert set(action.after) <= earlier, "an action may only wait for actions before it"
+        earlier.add(action.intent_id)
         assert action.slot_id in SLOT_IDS
         assert action.contract is not None
         key = action.contract.key

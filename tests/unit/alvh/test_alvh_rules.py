@@ -199,6 +199,13 @@ def check_weekly_turnover(result: Plan, _: MarketSnapshot, __: Book) -> None:
         ("mid-1", "near-1"),
         ("long-1", "mid-1"),
     ]
+    # Each step waits for the one that empties its slot: sale -> migration -> migration -> purchase.
+    sale = actions_for(result, "near-1", "sell")[0]
+    into_near, into_mid = [a for a in result.actions if a.kind == "migrate"]
+    purchase = actions_for(result, "long-1", "buy")[0]
+    assert into_near.after == [sale.intent_id]
+    assert into_mid.after == [into_near.intent_id]
+    assert purchase.after == [into_mid.intent_id]
 
 
 def _expires_before_next_rebalance() -> tuple[MarketSnapshot, Book, StrategyConfig]:
