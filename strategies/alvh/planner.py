@@ -209,8 +209,7 @@ class _Planner:
             self._rebalance()
         else:
             self._no_rebalance(permission)
-        if window.open:
-            self._maintain_harvest_ladders()
+        self._maintain_harvest_ladders(window.open)
         self._expiry_alerts(permission)
 
         condor_summaries, combined = self._condor_summaries()
@@ -962,27 +961,36 @@ class _Planner:
 
     # ------------------------------------------------------------------ harvest ladders
 
-    def _maintain_harvest_ladders(self) -> None:
+    def _maintain_harvest_ladders(self, window_open: bool) -> None:
+        """Keep each layer's resting sells within what it holds; place missing ladders.
+
+        Cancelling sells that could leave the account short (orphans, or more resting than held) is done at
+        every evaluation, busy slot or not, in or out of the trading window: a cancel sends no trade. New
+        ladders are placed only for idle slots inside the trading window.
+        """
         config = self.config.harvest
         for slot in self.slots:
-            if slot.busy or (slot.selling and slot.layer is None):
-                continue
+            if slot.selling and slot.layer is None:
+                continue  # its ladder was cancelled ahead of the sale
             layer = slot.layer
             if layer is None:
                 if slot.harvest_orders:
                     self.alerts.append(f"{slot.slot_id}: harvest orders rest but no layer is held: cancelled")
                     self._cancel_harvest_orders(slot, "because the slot holds no layer")
                 continue
-            if not config.enabled:
-                continue
             resting = sum(order.quantity for order in slot.harvest_orders)
-            if resting > layer.quantity:
+            selling = sum(order.quantity for order in slot.blocking_orders if order.side == "SELL")
+            may_place = config.enabled and window_open and not slot.busy
+            if resting and resting + selling > layer.quantity:
+                # Resting sells beyond the position could leave the account short a call.
                 self.alerts.append(
-                    f"{slot.slot_id}: harvest orders for {resting} contracts but {layer.quantity} held: re-placed"
+                    f"{slot.slot_id}: sells for {resting + selling} contracts rest against {layer.quantity} held: "
+                    f"harvest orders cancelled" + (" and re-placed" if may_place else "")
                 )
-                cancels = self._cancel_harvest_orders(slot, "to re-place a ladder that sells more than held")
-                self._place_ladder(slot, layer, layer.quantity, [c.intent_id for c in cancels])
-            elif resting < layer.quantity:
+                cancels = self._cancel_harvest_orders(slot, "because they would sell more than is held")
+                if may_place:
+                    self._place_ladder(slot, layer, layer.quantity, [c.intent_id for c in cancels])
+            elif may_place and resting < layer.quantity:
                 self._place_ladder(slot, layer, layer.quantity - resting, [])
 
     def _place_ladder(self, slot: _SlotWork, layer: Layer, quantity: int, after: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
@@ -141,8 +142,11 @@ def _dte(expiry: dt.date, result: Plan) -> int:
     return (expiry - result.as_of.astimezone(ZoneInfo("America/New_York")).date()).days
 
 
+# ALVH_PROPERTY_EXAMPLES=5000 scripts/test.sh tests/unit/alvh runs a deeper search than CI's default.
 PROPERTY_SETTINGS = settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=int(os.environ.get("ALVH_PROPERTY_EXAMPLES", "120")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 
