@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(handler=_list)
 
     show = _sub(actions, "show", "print one record in full")
-    show.add_argument("id", metavar="ID", help="seq number or hash prefix (6+ hex digits)")
+    show.add_argument("id", metavar="ID", help="seq number (123 or #123) or hash prefix (6+ hex digits)")
     show.add_argument("--blob", action="store_true", help="also print a snapshot record's stored inputs")
     show.add_argument("--json", action="store_true", help="print as JSON")
     show.set_defaults(handler=_show)

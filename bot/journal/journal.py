@@ -72,6 +72,15 @@ def journal_dir(state_dir: Path) -> Path:
     return state_dir / JOURNAL_DIR
 
 
+@dataclass
+class JournalStats:
+    """Counters since open: durable records, ledger fsyncs and write batches (group commit batches)."""
+
+    records: int = 0
+    fsyncs: int = 0
+    batches: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     record: Record
@@ -123,6 +132,7 @@ class Journal(KindWriters):
         self._fd_size = 0
         self._last_cycle_number = 0
         self._anchored_seq = -1
+        self.stats = JournalStats()
 
     # ---------------------------------------------------------------------------------------------
     # opening and closing
@@ -491,6 +501,8 @@ class Journal(KindWriters):
             log.error("journal write failed", error=str(failure))
             raise self._failure
         self._durable = batch[-1].record
+        self.stats.records += len(batch)
+        self.stats.batches += 1
         self._condition.notify_all()
         # bookkeeping after durability: the acknowledged appends do not wait for it
         if self._group_commit:
@@ -519,6 +531,7 @@ class Journal(KindWriters):
             data = b"".join(item.line for item in batch[start:end])
             write_all(fd, data)
             fsync_fd(fd)
+            self.stats.fsyncs += 1
             self._fd_size = offset
             start = end
         return located
@@ -561,4 +574,4 @@ class Journal(KindWriters):
         self._anchored_seq = seq
 
 
-__all__ = ["Journal", "TimeSource", "journal_dir"]
+__all__ = ["Journal", "JournalStats", "TimeSource", "journal_dir"]

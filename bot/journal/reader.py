@@ -90,20 +90,22 @@ class JournalReader:
 
     def resolve(self, identifier: str) -> LoadedRecord:
         """A record by seq (``123`` or ``#123``) or by a hash prefix (at least 6 hex digits)."""
+        explicit_seq = identifier.strip().startswith("#")
         text = identifier.strip().lstrip("#")
         row: IndexRow | None = None
         if text.isdigit():
             row = self.index.by_seq(int(text))
-            if row is None:
+            # a hash prefix can be all digits too
+            if row is None and (explicit_seq or not HASH_PREFIX.match(text)):
                 raise RecordNotFoundError(f"no record with seq {text}")
-        elif HASH_PREFIX.match(text.lower()):
+        if row is None and HASH_PREFIX.match(text.lower()):
             rows = self.index.by_hash_prefix(text.lower())
             if not rows:
-                raise RecordNotFoundError(f"no record whose hash starts with {text}")
+                raise RecordNotFoundError(f"no record with seq {text} or whose hash starts with {text}")
             if len(rows) > 1:
                 raise RecordNotFoundError(f"{text} is ambiguous: {len(rows)} records' hashes start with it")
             row = rows[0]
-        else:
+        if row is None:
             raise RecordNotFoundError(f"{identifier!r} is neither a seq number nor a hash prefix (6+ hex digits)")
         return LoadedRecord(row, self.load(row))
 

@@ -291,7 +291,7 @@ def _torn_problem(entry: _Entry, data: bytes, report: VerifyReport, anchors: lis
 def _classify(expected: int, previous_hash: str, history: deque[_Entry], rest: list[_Entry]) -> Problem:
     current = rest[0]
     following = rest[1:]
-    after = f" (after seq {expected - 1})" if expected > 1 else ""
+    after = f", after seq {expected - 1}" if expected > 1 else ""
     if current.error is not None:
         nxt = following[0] if following else None
         if nxt is not None and nxt.error is None and nxt.seq == expected and nxt.prev_hash == previous_hash:
@@ -347,7 +347,8 @@ def _classify(expected: int, previous_hash: str, history: deque[_Entry], rest: l
         missing = f"record seq {expected} is" if seq == expected + 1 else f"records seq {expected}..{seq - 1} are"
         return Problem(
             "deleted",
-            f"{missing} missing: {current.where} holds seq {seq}{after}",
+            f"{missing} missing: {current.where} holds seq {seq}"
+            + (f" right after seq {expected - 1}" if expected > 1 else ""),
             current.file,
             current.line,
             expected,
