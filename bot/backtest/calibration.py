@@ -31,6 +31,7 @@ TENOR_NODES = (7.0, 14.0, 30.0, 60.0, 90.0, 180.0)
 MIN_DELTA = 0.03
 MAX_DELTA = 0.85
 SMOOTHNESS = 0.02
+MAX_SKEW_LIFT = 1.0  # the smile may at most double the ATM vol
 
 
 @dataclass(frozen=True)
@@ -100,30 +101,32 @@ def _concat(parts: list[ChainPoints]) -> ChainPoints:
 
 
 def fit(points: ChainPoints, source: str) -> VixVolParams:
+    """Least squares on implied vol; the skew's lift M = A x S is bounded by ``MAX_SKEW_LIFT``."""
     nodes = np.array(TENOR_NODES)
-    start = np.concatenate([np.full(len(nodes), 0.9), [1.0, -0.1, 0.7]])
+    count = len(nodes)
+    reference = float(np.mean(points.vvix)) / 100.0
+    start = np.concatenate([np.full(count, 0.9), [1.2, 0.8, 0.8]])
 
     def params_of(vector: np.ndarray) -> VixVolParams:
         return replace(
             BUILTIN_PARAMS,
             tenor_days=TENOR_NODES,
-            atm_ratio=tuple(float(v) for v in vector[: len(nodes)]),
-            skew_linear=float(vector[len(nodes)]),
-            skew_quadratic=float(vector[len(nodes) + 1]),
-            skew_tenor_power=float(vector[len(nodes) + 2]),
+            atm_ratio=tuple(float(v) for v in vector[:count]),
+            vvix_reference=reference,
+            skew_slope=float(vector[count]),
+            skew_max_lift=float(vector[count + 1]),
+            skew_tenor_power=float(vector[count + 2]),
         )
 
     def residuals(vector: np.ndarray) -> np.ndarray:
         model = implied_vol(params_of(vector), points.vvix, points.dte, points.forward, points.strike)
-        smooth = SMOOTHNESS * np.diff(vector[: len(nodes)], 2)
+        smooth = SMOOTHNESS * np.diff(vector[:count], 2)
         return np.concatenate([model - points.market_iv, smooth])
 
-    lower = np.concatenate([np.full(len(nodes), 0.1), [0.0, -2.0, 0.0]])
-    upper = np.concatenate([np.full(len(nodes), 3.0), [5.0, 0.0, 1.5]])
+    lower = np.concatenate([np.full(count, 0.1), [0.05, 0.05, 0.0]])
+    upper = np.concatenate([np.full(count, 3.0), [5.0, MAX_SKEW_LIFT, 1.5]])
     solution = least_squares(residuals, start, bounds=(lower, upper))
-    params = params_of(solution.x)
-    spread_fit = _fit_spread(points)
-    params = replace(params, **spread_fit, source=source)
+    params = replace(params_of(solution.x), **_fit_spread(points), source=source)
     return replace(params, fit_report=calibration_report(points, params))
 
 

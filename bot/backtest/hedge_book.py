@@ -200,11 +200,19 @@ class HedgeBook:
                     result.filled.append(action.intent_id)
                 else:
                     result.unfilled.append(action.intent_id)
-                    self._orphan_if_rolled(action.slot_id, incoming)
+                    if self._orphan_if_rolled(action.slot_id, incoming):
+                        result.notes.append(
+                            f"{action.intent_id}: sale found no bid after the roll's buy filled; "
+                            f"{action.contract.key if action.contract else ''} kept outside the slots until expiry"
+                        )
         for slot_id, layer in incoming.items():
-            # A roll's buy filled but its sale never ran (held back by a dependency): keep both.
+            # A buy filled into a slot whose layer was not sold (its sale held back or absent): keep both.
             if slot_id in self.layers:
                 self.orphans.append(self.layers[slot_id])
+                result.notes.append(
+                    f"{slot_id}: new {layer.contract.key} bought while {self.layers[slot_id].contract.key} was not "
+                    "sold; the old contract is kept outside the slots until expiry"
+                )
             self.layers[slot_id] = layer
         if plan.is_rebalance and result.any_order_filled:
             self.recent_rebalances = [*self.recent_rebalances, plan.as_of][-RECENT_REBALANCES_KEPT:]
@@ -320,14 +328,17 @@ class HedgeBook:
             self.layers[action.slot_id] = incoming.pop(action.slot_id)
         return True
 
-    def _orphan_if_rolled(self, slot_id: str, incoming: dict[str, Layer]) -> None:
-        if slot_id in incoming:
-            self.orphans.append(self.layers.pop(slot_id))
-            self.layers[slot_id] = incoming.pop(slot_id)
-            for intent, order in list(self.working.items()):
-                if order.slot_id == slot_id and order.contract.key == self.orphans[-1].contract.key:
-                    del self.working[intent]
-                    self.placed_on.pop(intent, None)
+    def _orphan_if_rolled(self, slot_id: str, incoming: dict[str, Layer]) -> bool:
+        if slot_id not in incoming:
+            return False
+        old = self.layers.pop(slot_id)
+        self.orphans.append(old)
+        self.layers[slot_id] = incoming.pop(slot_id)
+        for intent, order in list(self.working.items()):
+            if order.slot_id == slot_id and order.contract.key == old.contract.key:
+                del self.working[intent]
+                self.placed_on.pop(intent, None)
+        return True
 
     def _record_sale(self, layer: Layer, quantity: int, price: float) -> float:
         fee = quantity * self.commission_per_contract

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from strategies.alvh.schedule import rebalance_permission, trading_window
 
 ProgressCallback = Callable[[int], None]
 CAP_TOLERANCE = 0.01
+_NUMBERS = re.compile(r"\d+(\.\d+)?")
 
 
 @dataclass
@@ -97,6 +99,7 @@ def run_planner_variant(
         result.coverage[offset] = hedge_dollars / condor_vega if condor_vega > 0 else np.nan
         result.premium_at_risk[offset] = book.premium_at_risk()
         result.cap[offset] = config.sizing.cap_pct * max(credit, 0.0)
+        result.layers_held[offset] = len(book.layers)
         if progress is not None and (offset + 1) % PROGRESS_EVERY == 0:
             progress(PROGRESS_EVERY)
     if progress is not None:
@@ -146,6 +149,9 @@ def _evaluate(
     result.executor_notes.extend(f"{day.date}: {note}" for note in execution.notes)
     result.alerts += len(outcome.record.alerts)
     result.refusals += len(outcome.record.refusals)
+    for refusal in outcome.record.refusals:
+        reason = _NUMBERS.sub("#", refusal.split(": ", 1)[-1])[:120]
+        result.refusal_reasons[reason] = result.refusal_reasons.get(reason, 0) + 1
     if outcome.actions:
         result.decisions.append(
             Decision(day.date, outcome.record.summary, len(outcome.actions), outcome.record.coverage.coverage_after)

@@ -101,6 +101,8 @@ class VariantResult:
     alerts: int = 0
     refusals: int = 0
     executor_notes: list[str] = field(default_factory=list)
+    refusal_reasons: dict[str, int] = field(default_factory=dict)
+    layers_held: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def empty(cls, name: str, dates: np.ndarray) -> VariantResult:
@@ -113,4 +115,5 @@ class VariantResult:
             coverage=np.full(days, np.nan),
             premium_at_risk=np.zeros(days),
             cap=np.zeros(days),
+            layers_held=np.zeros(days),
         )

@@ -2,12 +2,15 @@
 
 - Forward: a monthly expiry's future is its VX settlement; any other expiry (weeklies) takes the
   curve through spot VIX at 0 days and the monthly settlements, linear in DTE (flat beyond the last).
-- ATM implied vol = VVIX/100 x ratio(tenor), the ratio linear between calibrated tenor nodes
-  (flat outside them). VVIX is the 30-day implied vol of VIX options, so the ratio carries the term
-  structure. A missing VVIX takes the last value up to a few days old, else the estimate
+- ATM implied vol: VVIX is the 30-day implied vol of VIX options. ATM(τ) = ratio(τ) x (v_ref +
+  (VVIX/100 - v_ref) x m(τ)): ratio(τ) is calibrated at tenor nodes (linear between, flat outside),
+  v_ref is the calibration day's VVIX/100, and m(τ) = 1 up to 30 days, (30/τ)^κ beyond (κ = 1, an
+  assumption: vol of vol mean-reverts, so a VVIX far from normal moves long tenors less).
+  A missing VVIX takes the last value up to a few days old, else the estimate
   ``VVIX_FALLBACK_INTERCEPT + VVIX_FALLBACK_SLOPE x VIX`` (the 2007-2019 least-squares line).
-- Call skew: IV = ATM x max(min_smile, 1 + a*y + b*y^2), y = ln(K/F) / (DTE/30)^q, y capped where the
-  parabola peaks (so very far strikes never see a falling smile).
+- Call skew: IV = ATM x max(min_smile, 1 + M tanh(y/S)), M = A x S <= 1 (the smile at most doubles
+  the ATM vol), y = ln(K/F) / ((DTE/30)^q x ATM/ATM_ref): moneyness in units that widen when vol is
+  above the calibration day's, so the skew flattens in a spike instead of multiplying a high ATM vol.
 - Quotes: full spread = base + slope x model price (fitted separately for monthly and weekly
   expiries), bid rounded down and ask up onto the tick grid (0.05 below $3, 0.10 from $3); a bid
   under one tick is no bid (0.0).
@@ -34,8 +37,10 @@ class VixVolParams:
 
     tenor_days: tuple[float, ...]
     atm_ratio: tuple[float, ...]
-    skew_linear: float
-    skew_quadratic: float
+    vvix_reference: float
+    mean_reversion_power: float
+    skew_slope: float
+    skew_max_lift: float
     skew_tenor_power: float
     min_smile: float
     spread_base_monthly: float
@@ -46,19 +51,19 @@ class VixVolParams:
     fit_report: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
-    def y_cap(self) -> float:
-        if self.skew_quadratic < 0.0:
-            return -self.skew_linear / (2.0 * self.skew_quadratic)
-        return np.inf
+    def skew_saturation(self) -> float:
+        return self.skew_max_lift / self.skew_slope if self.skew_slope > 0 else 1.0
 
 
 # Fitted to the Cboe chain of 2016-06-01 by calibration.calibrate(); used when no chain file is given.
 BUILTIN_PARAMS = VixVolParams(
     tenor_days=(7.0, 14.0, 30.0, 60.0, 90.0, 180.0),
-    atm_ratio=(0.7794, 0.8618, 0.9296, 0.9678, 0.9110, 0.7674),
-    skew_linear=1.2211,
-    skew_quadratic=-0.1417,
-    skew_tenor_power=0.8329,
+    atm_ratio=(0.791, 0.904, 0.931, 0.965, 0.903, 0.762),
+    vvix_reference=0.7893,
+    mean_reversion_power=1.0,
+    skew_slope=1.272,
+    skew_max_lift=1.0,
+    skew_tenor_power=0.817,
     min_smile=0.3,
     spread_base_monthly=0.0533,
     spread_slope_monthly=0.0377,
@@ -122,18 +127,24 @@ def build_curve(day: dt.date, vix_spot: float, vx_prices: np.ndarray, vx_expirie
 
 
 def atm_vol(params: VixVolParams, vvix: float | np.ndarray, dte: np.ndarray | float) -> np.ndarray:
-    ratio = np.interp(np.asarray(dte, dtype=float), params.tenor_days, params.atm_ratio)
-    return np.asarray(vvix, dtype=float) / 100.0 * ratio
+    dte = np.asarray(dte, dtype=float)
+    ratio = np.interp(dte, params.tenor_days, params.atm_ratio)
+    reversion = np.where(dte > 30.0, (30.0 / np.maximum(dte, 1.0)) ** params.mean_reversion_power, 1.0)
+    level = params.vvix_reference + (np.asarray(vvix, dtype=float) / 100.0 - params.vvix_reference) * reversion
+    return np.asarray(ratio * np.maximum(level, 0.05), dtype=float)
 
 
 def implied_vol(
     params: VixVolParams, vvix: float | np.ndarray, dte: np.ndarray, forward: np.ndarray, strike: np.ndarray
 ) -> np.ndarray:
     dte = np.asarray(dte, dtype=float)
-    scaled_tenor = (np.maximum(dte, 1.0) / 30.0) ** params.skew_tenor_power
-    moneyness = np.minimum(np.log(np.asarray(strike) / np.asarray(forward)) / scaled_tenor, params.y_cap)
-    smile = 1.0 + params.skew_linear * moneyness + params.skew_quadratic * moneyness * moneyness
-    return atm_vol(params, vvix, dte) * np.maximum(smile, params.min_smile)
+    atm = atm_vol(params, vvix, dte)
+    reference = params.vvix_reference * np.interp(dte, params.tenor_days, params.atm_ratio)
+    scale = (np.maximum(dte, 1.0) / 30.0) ** params.skew_tenor_power * (atm / reference)
+    moneyness = np.log(np.asarray(strike, dtype=float) / np.asarray(forward, dtype=float)) / scale
+    saturation = params.skew_saturation
+    smile = 1.0 + params.skew_max_lift * np.tanh(moneyness / saturation)
+    return np.asarray(atm * np.maximum(smile, params.min_smile), dtype=float)
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,4 @@ def _mark(market: MarketModel, book: HedgeBook, day: Day, offset: int, result: V
     result.coverage[offset] = hedge_dollars / condor_vega if condor_vega > 0 else np.nan
     result.premium_at_risk[offset] = book.premium_at_risk()
     result.cap[offset] = cap
+    result.layers_held[offset] = len(book.layers)

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.plan_cmd",
     "bot.cli.config_cmd",
     "bot.cli.audit_cmd",
+    "bot.cli.backtest_cmd",
 )
 
 
