@@ -1,0 +1,197 @@
+"""VIX option chain discovery and the candidate contracts the buy windows and delta ladders need.
+
+``reqSecDefOptParams`` lists, per trading class (VIX monthly, VIXW weekly), the union of expirations
+and strikes; not every pair is listed. Candidates are chosen before any option quote is seen: for each
+expiry in a bucket's buy window, the strikes whose Black-76 delta at a nominal volatility brackets each
+target of the delta ladder. Only those are qualified (a pair that is not listed gives error 200 and is
+skipped) and streamed, which keeps the line budget small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import structlog
+from ib_async import IB, Contract, Future, Index, Option
+
+from bot.broker.convert import expiry_from_ib, option_contract_from_ib
+from bot.broker.errors import BrokerError
+from strategies.alvh.config import BUCKET_ORDER, StrategyConfig
+from strategies.alvh.models import OptionContract
+from strategies.pricing import black76, years_from_days
+
+log = structlog.get_logger(__name__)
+
+VIX_INDEX_CON_ID = 13455763
+SPX_INDEX_CON_ID = 416904
+VIX_TRADING_CLASSES = ("VIX", "VIXW")
+NOMINAL_VOL_OF_VOL = 0.9  # only to pick candidate strikes; the planner uses IB's (or its own) greeks
+
+
+@dataclass(frozen=True)
+class ChainListing:
+    """Expirations and strikes per trading class."""
+
+    expirations: dict[str, list[dt.date]]
+    strikes: dict[str, list[float]]
+    exchange: str
+
+    def expiries_between(self, first: dt.date, last: dt.date) -> list[tuple[dt.date, str]]:
+        found = {
+            (expiry, trading_class)
+            for trading_class, dates in self.expirations.items()
+            for expiry in dates
+            if first <= expiry <= last
+        }
+        # A date listed by both classes is the monthly (VIX) one.
+        by_date: dict[dt.date, str] = {}
+        for expiry, trading_class in sorted(found):
+            if expiry not in by_date or trading_class == "VIX":
+                by_date[expiry] = trading_class
+        return sorted(by_date.items())
+
+
+class Contracts:
+    """Qualification with a cache: each contract is looked up once per run."""
+
+    def __init__(self, ib: IB, timeout: float) -> None:
+        self.ib = ib
+        self.timeout = timeout
+        self._cache: dict[str, Contract | None] = {}
+
+    async def qualify(self, contracts: list[Contract]) -> list[Contract | None]:
+        keys = [_contract_key(contract) for contract in contracts]
+        missing = [contract for key, contract in zip(keys, contracts, strict=True) if key not in self._cache]
+        if missing:
+            try:
+                results = await asyncio.wait_for(self.ib.qualifyContractsAsync(*missing), timeout=self.timeout)
+            except TimeoutError:
+                raise BrokerError(f"contract qualification of {len(missing)} contracts timed out") from None
+            for contract, result in zip(missing, results, strict=True):
+                self._cache[_contract_key(contract)] = result if isinstance(result, Contract) else None
+        return [self._cache[key] for key in keys]
+
+    async def vix_index(self) -> Contract:
+        return await self._one(Index("VIX", "CBOE", "USD"), "the VIX index")
+
+    async def spx_index(self) -> Contract:
+        return await self._one(Index("SPX", "CBOE", "USD"), "the SPX index")
+
+    async def _one(self, contract: Contract, what: str) -> Contract:
+        (found,) = await self.qualify([contract])
+        if found is None:
+            raise BrokerError(f"cannot qualify {what}")
+        return found
+
+    async def vix_futures(self) -> list[Contract]:
+        """All listed VIX futures (monthly VX and weeklies), from contract details."""
+        try:
+            details = await asyncio.wait_for(
+                self.ib.reqContractDetailsAsync(Future(symbol="VIX", exchange="CFE", currency="USD")),
+                timeout=self.timeout,
+            )
+        except TimeoutError:
+            raise BrokerError("VIX futures contract details timed out") from None
+        if not details:
+            raise BrokerError("the gateway lists no VIX futures")
+        return sorted(
+            (d.contract for d in details if d.contract is not None),
+            key=lambda c: c.lastTradeDateOrContractMonth,
+        )
+
+    async def vix_chain(self) -> ChainListing:
+        try:
+            chains = await asyncio.wait_for(
+                self.ib.reqSecDefOptParamsAsync("VIX", "", "IND", VIX_INDEX_CON_ID), timeout=self.timeout
+            )
+        except TimeoutError:
+            raise BrokerError("VIX option chain request (reqSecDefOptParams) timed out") from None
+        wanted = [c for c in chains if c.tradingClass in VIX_TRADING_CLASSES]
+        if not wanted:
+            raise BrokerError("the gateway returned no VIX/VIXW option chain")
+        exchange = "SMART" if any(c.exchange == "SMART" for c in wanted) else wanted[0].exchange
+        expirations: dict[str, list[dt.date]] = {}
+        strikes: dict[str, list[float]] = {}
+        for chain in wanted:
+            if chain.exchange != exchange:
+                continue
+            expirations[chain.tradingClass] = sorted(expiry_from_ib(e) for e in chain.expirations)
+            strikes[chain.tradingClass] = sorted(float(s) for s in chain.strikes)
+        return ChainListing(expirations, strikes, exchange)
+
+    async def options(self, wanted: list[OptionContract], exchange: str) -> dict[str, Contract]:
+        """Qualified IB contracts for the wanted options, by contract key; unlisted ones are left out."""
+        requests = [
+            Option(
+                symbol=c.symbol,
+                lastTradeDateOrContractMonth=c.expiry.strftime("%Y%m%d"),
+                strike=c.strike,
+                right=c.right,
+                exchange=exchange,
+                currency="USD",
+                tradingClass=c.trading_class,
+                multiplier=str(c.multiplier),
+            )
+            for c in wanted
+        ]
+        qualified = await self.qualify(requests)
+        found: dict[str, Contract] = {}
+        for contract, result in zip(wanted, qualified, strict=True):
+            if result is not None:
+                found[option_contract_from_ib(result).key] = result
+            else:
+                log.info("option_not_listed", contract=contract.key)
+        return found
+
+
+def _contract_key(contract: Contract) -> str:
+    if contract.conId:
+        return f"conid:{contract.conId}"
+    return "|".join(
+        str(part)
+        for part in (
+            contract.secType,
+            contract.symbol,
+            contract.lastTradeDateOrContractMonth,
+            contract.strike,
+            contract.right,
+            contract.tradingClass,
+            contract.exchange,
+        )
+    )
+
+
+def candidate_options(
+    listing: ChainListing,
+    today: dt.date,
+    config: StrategyConfig,
+    forward_for: dict[dt.date, float],
+    per_target: int = 2,
+) -> list[OptionContract]:
+    """Calls in each buy window whose nominal delta brackets each ladder target (``per_target`` per target)."""
+    wanted: dict[str, OptionContract] = {}
+    for bucket in BUCKET_ORDER:
+        bucket_config = config.buckets.bucket(bucket)
+        first = today + dt.timedelta(days=bucket_config.buy_window_min_dte)
+        last = today + dt.timedelta(days=bucket_config.buy_window_max_dte)
+        for expiry, trading_class in listing.expiries_between(first, last):
+            forward = forward_for.get(expiry)
+            strikes = np.array(listing.strikes.get(trading_class, []))
+            if forward is None or not len(strikes):
+                continue
+            deltas = black76("C", forward, strikes, years_from_days((expiry - today).days), NOMINAL_VOL_OF_VOL).delta
+            for target in bucket_config.delta_ladder:
+                nearest = np.argsort(np.abs(deltas - target))[:per_target]
+                for index in nearest:
+                    contract = OptionContract(
+                        symbol="VIX",
+                        trading_class=trading_class,
+                        expiry=expiry,
+                        strike=float(strikes[index]),
+                        right="C",
+                    )
+                    wanted[contract.key] = contract
+    return sorted(wanted.values(), key=lambda c: (c.expiry, c.strike))
