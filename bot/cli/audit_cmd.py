@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
         "--anchor", type=Path, metavar="FILE", help="also check against an anchor copied earlier (`alvh audit anchor`)"
     )
     verify.add_argument("--no-blobs", action="store_true", help="skip checking the snapshot blobs")
+    verify.add_argument(
+        "--deep", action="store_true", help="also parse every payload and check its canonical form (slower)"
+    )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(handler=_verify)
 
@@ -206,7 +209,7 @@ def _verify(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         raise CliError(f"no journal in {directory}")
     started = time.perf_counter()
-    report = verify(directory, external_anchor=external, check_blobs=not args.no_blobs)
+    report = verify(directory, external_anchor=external, check_blobs=not args.no_blobs, deep=args.deep)
     elapsed = time.perf_counter() - started
     if args.json:
         document = report.to_json()

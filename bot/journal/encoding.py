@@ -74,6 +74,10 @@ RECORD_KEYS: Final = frozenset(
 LEDGER_NAME: Final = re.compile(r"^ledger-(\d{4})-(\d{2})\.jsonl$")
 HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
+TS_PATTERN: Final = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$")
+# one encoder/decoder for every line: json.dumps with options builds a new encoder on each call
+_ENCODER: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_DECODER: Final = json.JSONDecoder()
 
 
 def format_ts(moment: dt.datetime) -> str:
@@ -241,7 +245,7 @@ def check_line(line: bytes) -> Record:
     except UnicodeDecodeError as error:
         raise LineError(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
     try:
-        obj = json.loads(text)
+        obj = _DECODER.decode(text)
     except json.JSONDecodeError as error:
         raise LineError(f"not valid JSON ({error.msg} at column {error.colno})") from None
     if not isinstance(obj, dict):
@@ -259,7 +263,7 @@ def check_line(line: bytes) -> Record:
     record = _typed_record(obj)
     # Canonical form: the C encoder reproduces canonical_json for a value read back from canonical JSON
     # (floats were rounded when written, NaN is a string), so any other spelling is a modification.
-    if json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False) != text:
+    if _ENCODER.encode(obj) != text:
         raise LineError("not in canonical form (the bytes were edited)")
     segment = f',"hash":"{record.hash}"'
     position = text.find(segment)
@@ -290,11 +294,8 @@ def _typed_record(obj: dict[str, Any]) -> Record:
     for key in ("payload", "refs"):
         if not isinstance(obj[key], dict):
             problems.append(f"{key} is not an object")
-    if isinstance(obj["ts"], str):
-        try:
-            parse_ts(obj["ts"])
-        except ValueError:
-            problems.append(f"ts {obj['ts']!r} is not RFC 3339 UTC")
+    if isinstance(obj["ts"], str) and not TS_PATTERN.match(obj["ts"]):
+        problems.append(f"ts {obj['ts']!r} is not RFC 3339 UTC")
     if isinstance(obj["kind"], str) and not KIND_PATTERN.match(obj["kind"]):
         problems.append(f"kind {obj['kind']!r} is not a record kind")
     if isinstance(obj["mode"], str) and obj["mode"] not in MODES:
@@ -315,3 +316,90 @@ def _typed_record(obj: dict[str, Any]) -> Record:
         prev_hash=obj["prev_hash"],
         hash=obj["hash"],
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Fast check (verify): hash over the raw bytes, chain fields read from the line's fixed layout
+
+_HASH_KEY: Final = b',"hash":"'
+_PAYLOAD_KEY: Final = b',"payload":{'
+_PREV_KEY: Final = b'},"prev_hash":"'
+_HEAD_END: Final = re.compile(rb',"kind":"([a-z][a-z_]{0,31})","mode":"(?:paper|live)"\Z')
+_TAIL: Final = re.compile(
+    rb'\},"prev_hash":"([0-9a-f]{64})","refs":(\{.*\}),"seq":([1-9][0-9]{0,17}),'
+    rb'"ts":"(\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z)",'
+    rb'"v":1\}\Z',
+    re.S,
+)
+_HEX: Final = re.compile(rb"[0-9a-f]{64}\Z")
+_REFS_KINDS: Final = frozenset({"snapshot", "decision"})
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHeader:
+    """A record's chain fields, checked without parsing its payload (refs only for snapshot/decision)."""
+
+    seq: int
+    ts: str
+    kind: str
+    prev_hash: str
+    hash: str
+    refs: dict[str, JsonValue]
+
+    def ref_values(self, key: str) -> list[str | int]:
+        value = self.refs.get(key)
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return [item for item in value if isinstance(item, (str, int))]
+        return [value] if isinstance(value, (str, int)) else []
+
+
+def check_line_fast(line: bytes) -> RecordHeader:
+    """Verify a line's hash and read its chain fields; raise ``LineError`` saying what is wrong.
+
+    The SHA-256 is computed over the line's bytes with the hash field taken out, which is exactly the
+    canonical JSON that was hashed, so a change to any byte is detected. Seq, ts, kind and prev_hash
+    are read from their fixed places in the canonical layout; the payload is not parsed.
+    ``check_line`` (``alvh audit verify --deep``) also parses everything and re-encodes it.
+    """
+    start = line.find(_HASH_KEY)
+    digest_end = start + len(_HASH_KEY) + 64
+    digest = line[start + len(_HASH_KEY) : digest_end]
+    if start < 0 or not _HEX.match(digest) or line[digest_end : digest_end + 1] != b'"':
+        return _fast_failure(line)
+    if hashlib.sha256(line[:start] + line[digest_end + 1 :]).hexdigest().encode("ascii") != digest:
+        return _fast_failure(line)
+    payload_at = line.find(_PAYLOAD_KEY)
+    prev_at = line.rfind(_PREV_KEY)
+    if payload_at < 0 or prev_at < payload_at or not line.startswith(b'{"account":'):
+        return _fast_failure(line)
+    head = _HEAD_END.search(line, max(0, payload_at - 60), payload_at)
+    tail = _TAIL.match(line, prev_at)
+    if head is None or tail is None:
+        return _fast_failure(line)
+    kind = head.group(1).decode("ascii")
+    refs: dict[str, JsonValue] = {}
+    if kind in _REFS_KINDS:
+        try:
+            parsed = _DECODER.decode(tail.group(2).decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _fast_failure(line)
+        if not isinstance(parsed, dict):
+            return _fast_failure(line)
+        refs = parsed
+    return RecordHeader(
+        seq=int(tail.group(3)),
+        ts=tail.group(4).decode("ascii"),
+        kind=kind,
+        prev_hash=tail.group(1).decode("ascii"),
+        hash=digest.decode("ascii"),
+        refs=refs,
+    )
+
+
+def _fast_failure(line: bytes) -> RecordHeader:
+    """The fast path found something wrong: the full check says exactly what (it raises)."""
+    record = check_line(line)
+    # the full check accepted what the fast path rejected: valid, but not laid out as the writer lays out
+    raise LineError(f"record seq {record.seq} has a matching hash but not the ledger's canonical layout")

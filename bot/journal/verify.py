@@ -30,7 +30,7 @@ from typing import Literal
 
 from bot.journal.anchor import ANCHOR_FILE, Anchor, AnchorError, read_anchor
 from bot.journal.blobs import BlobError, BlobStore
-from bot.journal.encoding import GENESIS_HASH, LineError, Record, check_line
+from bot.journal.encoding import GENESIS_HASH, LineError, Record, RecordHeader, check_line, check_line_fast
 from bot.journal.files import iter_lines, ledger_files, writer_is_active
 
 ProblemKind = Literal["altered", "inserted", "deleted", "reordered", "truncated", "torn", "anchor", "blob"]
@@ -102,9 +102,9 @@ class _Entry:
         return f"{self.file} line {self.line}"
 
 
-def _entry(file: str, line: int, data: bytes) -> tuple[_Entry, Record | None]:
+def _entry(file: str, line: int, data: bytes, deep: bool) -> tuple[_Entry, Record | RecordHeader | None]:
     try:
-        record = check_line(data)
+        record: Record | RecordHeader = check_line(data) if deep else check_line_fast(data)
     except LineError as error:
         return _Entry(file, line, None, None, None, str(error)), None
     return _Entry(file, line, record.seq, record.hash, record.prev_hash, None), record
@@ -117,12 +117,13 @@ class _BlobChecker:
         self._checked: set[str] = set()
         self._problems = 0
 
-    def check(self, record: Record, entry: _Entry) -> None:
+    def check(self, record: Record | RecordHeader, entry: _Entry) -> None:
         digests = {str(value) for value in record.ref_values("blob")}
-        if record.kind == "decision":
-            snapshot_hash = record.payload.get("snapshot_hash")
-            if isinstance(snapshot_hash, str):
-                digests.add(snapshot_hash)
+        if record.kind in ("decision", "snapshot"):
+            # the snapshot a decision was made on must still be there to replay it
+            digests.update(str(value) for value in record.ref_values("snapshot"))
+            if isinstance(record, Record) and isinstance(record.payload.get("snapshot_hash"), str):
+                digests.add(str(record.payload["snapshot_hash"]))
         for digest in sorted(digests - self._checked):
             self._checked.add(digest)
             try:
@@ -143,8 +144,14 @@ class _BlobChecker:
                 self._report.blobs_checked += 1
 
 
-def verify(directory: Path, *, external_anchor: Anchor | None = None, check_blobs: bool = True) -> VerifyReport:
-    """Check the journal in ``directory``; the report's ``problems`` is empty when all is well."""
+def verify(
+    directory: Path, *, external_anchor: Anchor | None = None, check_blobs: bool = True, deep: bool = False
+) -> VerifyReport:
+    """Check the journal in ``directory``; the report's ``problems`` is empty when all is well.
+
+    ``deep`` also parses every payload and checks that it is canonical JSON (slower; the hash over
+    the line's bytes already detects any change to them).
+    """
     report = VerifyReport(directory=str(directory))
     # the anchor first: it is written after the records it names, so reading it before the ledger
     # never makes a running bot's ledger look truncated
@@ -176,7 +183,7 @@ def verify(directory: Path, *, external_anchor: Anchor | None = None, check_blob
             if not raw.terminated:
                 entry, record = _Entry(path.name, raw.line_no, None, None, None, "line has no newline"), None
             else:
-                entry, record = _entry(path.name, raw.line_no, raw.data)
+                entry, record = _entry(path.name, raw.line_no, raw.data, deep)
             if record is None:
                 report.damaged_lines += 1
             else:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.journal.encoding import GENESIS_HASH, LineError, check_line, encode_record, normalize_refs
+from bot.journal.encoding import GENESIS_HASH, LineError, check_line, check_line_fast, encode_record, normalize_refs
 from strategies.canonical import canonical_json, canonicalize
 
 JSON_TEXT = st.text(
@@ -56,6 +56,14 @@ def test_any_payload_round_trips_as_one_verified_line(payload: dict[str, Any], c
     assert line.endswith(b"\n") and line.count(b"\n") == 1  # never split by a newline inside a value
     read = check_line(line[:-1])
     assert read == record
+    fast = check_line_fast(line[:-1])
+    assert (fast.seq, fast.ts, fast.kind, fast.prev_hash, fast.hash) == (
+        record.seq,
+        record.ts,
+        record.kind,
+        record.prev_hash,
+        record.hash,
+    )
     assert read.payload == canonicalize(payload)
     # the definition: SHA-256 of the canonical JSON of the record without "hash"
     body = json.loads(line)
@@ -84,8 +92,9 @@ def test_hash_depends_on_the_previous_record() -> None:
 )
 def test_check_line_says_what_is_wrong(mutate: Any, message: str) -> None:
     _, line = _encode({"message": "hello"})
-    with pytest.raises(LineError, match=message):
-        check_line(mutate(line[:-1].decode()).encode())
+    for check in (check_line, check_line_fast):
+        with pytest.raises(LineError, match=message):
+            check(mutate(line[:-1].decode()).encode())
 
 
 def test_invalid_utf8_is_reported() -> None:

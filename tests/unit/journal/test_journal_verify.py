@@ -70,8 +70,11 @@ def test_flipping_any_byte_is_caught_and_names_the_record(
     start = sum(len(other) + 1 for other in ledger.files[name][:index])
     content[start + position] ^= mask
     path.write_bytes(bytes(content))
-    kind, file, line_no, _, message = _first_problem(directory)
-    assert (kind, file, line_no) == ("altered", name, index + 1), message
+    deep = data.draw(st.booleans(), label="deep")
+    report = verify(directory, deep=deep)
+    assert not report.ok
+    problem = report.problems[0]
+    assert (problem.kind, problem.file, problem.line) == ("altered", name, index + 1), problem.message
     shutil.rmtree(directory.parent)
 
 
