@@ -145,7 +145,7 @@ def scan_ledger(directory: Path, after: tuple[str, int] | None = None) -> Iterat
             if not raw.terminated:
                 continue
             try:
-                record = check_line(raw.data)
+                record = check_line(raw.data, canonical=False)
             except LineError:
                 continue
             yield Located(record, path.name, raw.offset, len(raw.data))
