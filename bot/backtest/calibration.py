@@ -187,9 +187,10 @@ def calibrate(history: MarketHistory, notes: list[LoadNote]) -> VixVolParams:
     """Parameters fitted to every chain file in the data directory, or the built-in ones when none fits."""
     parts = []
     used = []
+    source = history.full or history  # a chain may date from outside the backtest's range
     for path in history.chain_files:
         chain = load_option_chain(path, notes)
-        points = chain_points(chain, history)
+        points = chain_points(chain, source)
         if points is None:
             notes.append(
                 LoadNote(

@@ -106,6 +106,7 @@ class MarketHistory:
     vx_expiries: np.ndarray
     notes: list[LoadNote] = field(default_factory=list)
     chain_files: list[Path] = field(default_factory=list)
+    full: MarketHistory | None = field(default=None, repr=False)  # every day the files share (calibration)
 
     def __len__(self) -> int:
         return len(self.dates)
@@ -545,15 +546,15 @@ def load_history(
     _check_gaps(calendar, run_days, common, max_gap_sessions)
 
     first_index = int(np.searchsorted(common, run_days[0]))
-    warm_index = first_index - warmup_days
-    days = common[warm_index : int(np.searchsorted(common, run_days[-1])) + 1]
+    last_index = int(np.searchsorted(common, run_days[-1]))
+    days = common
     curve_rows = np.searchsorted(curve.dates, days)
 
     def optional_column(key: str, column: str) -> np.ndarray:
         series = optional[key]
         return _align(series, column, days) if series is not None else np.full(len(days), np.nan)
 
-    history = MarketHistory(
+    full = MarketHistory(
         dates=days,
         vix_open=_align(vix, "OPEN", days),
         vix_high=_align(vix, "HIGH", days),
@@ -571,6 +572,9 @@ def load_history(
         notes=notes,
         chain_files=sorted((data_dir / "vix_option_chains").glob("*.csv")),
     )
+    history = full.window(first_index - warmup_days, last_index + 1)
+    history.notes = notes
+    history.full = full
     for key, label in (("vvix", "VVIX"), ("vix9d", "VIX9D"), ("vix3m", "VIX3M"), ("vix6m", "VIX6M")):
         values = getattr(history, key)[warmup_days:]
         missing = int(np.isnan(values).sum())

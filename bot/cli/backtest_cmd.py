@@ -142,33 +142,35 @@ class _RichHooks:
             self.progress.advance(task, days)
 
 
+SHORT_NAMES = {
+    "unhedged": "unhedged",
+    "alvh_weekly": "weekly",
+    "alvh_daily": "daily",
+    "alvh_no_harvest": "no_harvest",
+    "vxth_style": "vxth",
+}
+
+
 def _print_summary(outcome: Any) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # a file or a pipe: full figures rather than an 80-column squeeze
     summary = outcome.summary
     period = summary["period"]
     console.print(f"Backtest {period['start']} to {period['end']} ({period['evaluation_days']} evaluation days)")
-    table = Table(title="Variants")
-    for column in (
-        "variant",
-        "total P&L",
-        "max drawdown",
-        "worst week",
-        "Sharpe",
-        "hedge cost %",
-        "hedge net %",
-        "cap breaches",
-        "max rebal/wk",
-    ):
-        table.add_column(column, justify="right")
+    table = Table(title="Variants (P&L in thousand $, cost and net in % of condor credit)", box=box.SIMPLE)
+    for column in ("variant", "P&L", "max DD", "worst wk", "Sharpe", "cost %", "net %", "breaches", "reb/wk"):
+        table.add_column(column, justify="right", no_wrap=True)
     for name, values in summary["variants"].items():
         table.add_row(
             name,
-            _money(values["total_pnl"]),
-            _money(values["max_drawdown"]),
-            _money(values["worst_week"]),
+            _thousands(values["total_pnl"]),
+            _thousands(values["max_drawdown"]),
+            _thousands(values["worst_week"]),
             "n/a" if values["sharpe"] is None else f"{values['sharpe']:.2f}",
             "n/a" if values["hedge_cost_pct_of_credit"] is None else f"{values['hedge_cost_pct_of_credit']:.1f}",
             "n/a" if values["hedge_net_pct_of_credit"] is None else f"{values['hedge_net_pct_of_credit']:+.1f}",
@@ -178,24 +180,24 @@ def _print_summary(outcome: Any) -> None:
     console.print(table)
     if summary["episodes"]:
         names = [n for n in summary["variants"] if n != "unhedged"]
-        episodes = Table(title="Spike episodes: offset = hedge gain / condor loss")
-        for column in ("start", "peak", "VIX", "condor loss", *names):
-            episodes.add_column(column, justify="right")
+        episodes = Table(title="Spike episodes: offset = hedge gain / condor loss", box=box.SIMPLE)
+        for column in ("start", "peak", "VIX", "loss $k", *(SHORT_NAMES.get(n, n) for n in names)):
+            episodes.add_column(column, justify="right", no_wrap=True)
         for row in summary["episodes"]:
             first = next(iter(row["variants"].values()))
             ratios = [row["variants"][n]["offset_ratio"] for n in names]
             episodes.add_row(
                 row["start"],
                 row["peak_date"],
-                f"{row['vix_start']:.1f} -> {row['vix_peak']:.1f}",
-                _money(first["condor_loss"]),
+                f"{row['vix_start']:.1f}-{row['vix_peak']:.1f}",
+                _thousands(first["condor_loss"]),
                 *("n/a" if r is None else f"{r:.0%}" for r in ratios),
             )
         console.print(episodes)
     console.print(f"Wrote {', '.join(path.name for path in outcome.written)} to {outcome.request.out_dir}")
 
 
-def _money(value: float | None) -> str:
+def _thousands(value: float | None) -> str:
     if value is None:
         return "n/a"
-    return f"{'-' if value < 0 else ''}${abs(value):,.0f}"
+    return f"{value / 1000.0:,.1f}"

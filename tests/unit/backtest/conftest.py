@@ -41,6 +41,8 @@ def data_copy(data_dir: Path, tmp_path: Path) -> Path:
     target.mkdir()
     for name in DATA_FILES:
         shutil.copy(data_dir / name, target / name)
+    if (data_dir / "vix_option_chains").is_dir():
+        shutil.copytree(data_dir / "vix_option_chains", target / "vix_option_chains")
     return target
 
 
@@ -106,3 +108,8 @@ def spike_series(length: int, spike_at: int) -> tuple[list[float], list[float]]:
         recover = max(0, offset - 5) * 0.01
         spx[spike_at + offset] *= 1.0 - fall + min(recover, 0.08)
     return vix, [float(v) for v in spx]
+
+
+@pytest.fixture
+def spike() -> Callable[..., tuple[list[float], list[float]]]:
+    return spike_series
