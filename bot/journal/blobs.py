@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import threading
 import zlib
 from pathlib import Path
 
@@ -54,7 +55,7 @@ class BlobStore:
     def write_bytes(self, digest: str, data: bytes) -> None:
         path = self.path_for(digest)
         make_dirs_durably(path.parent)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             write_all(fd, gzip.compress(data, compresslevel=6, mtime=0))

@@ -67,6 +67,10 @@ def _joined(values: list[str | int]) -> str:
     return " ".join(str(value) for value in values)
 
 
+def _few(values: list[str | int], plural: str) -> str:
+    return _joined(values) if len(values) <= 1 else f"{len(values)} {plural}"
+
+
 def csv_row(record: Record) -> dict[str, Any]:
     fields = flat_fields(record)
     order_ids = record.ref_values("order_id")
@@ -161,16 +165,37 @@ def chart_png(points: list[MetricPoint]) -> bytes:
                 for point in points
             ]
             cap = [point.premium_cap if point.premium_cap is not None else float("nan") for point in points]
-            coverage_axis.step(times, coverage, where="post", color="#1f6feb", label="coverage after decision")
-            coverage_axis.set_ylabel("coverage (hedge $/VIX pt ÷ condor $/vol pt)")
+            # a decision's values hold until the next decision: steps, with a dot at each decision
+            coverage_axis.plot(
+                times, coverage, drawstyle="steps-post", marker="o", markersize=3, color="#1f6feb", label="coverage"
+            )
+            coverage_axis.set_ylabel("coverage")
             coverage_axis.set_ylim(bottom=0.0)
             premium_axis = coverage_axis.twinx()
-            premium_axis.step(times, premium, where="post", color="#d1242f", label="premium at risk")
-            premium_axis.step(times, cap, where="post", color="#d1242f", linestyle=":", label="premium cap")
-            premium_axis.set_ylabel("premium at risk ($)")
+            premium_axis.plot(
+                times,
+                premium,
+                drawstyle="steps-post",
+                marker="o",
+                markersize=3,
+                color="#d1242f",
+                label="premium at risk",
+            )
+            premium_axis.plot(
+                times, cap, drawstyle="steps-post", color="#d1242f", linestyle=":", label="premium cap (hard)"
+            )
+            premium_axis.set_ylabel("premium at risk (\\$)")
             premium_axis.set_ylim(bottom=0.0)
             lines = coverage_axis.get_lines() + premium_axis.get_lines()
-            coverage_axis.legend(lines, [str(line.get_label()) for line in lines], loc="upper left", fontsize=8)
+            coverage_axis.legend(
+                lines,
+                [str(line.get_label()) for line in lines],
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.12),
+                ncol=3,
+                fontsize=8,
+                frameon=False,
+            )
             locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
             coverage_axis.xaxis.set_major_locator(locator)
             coverage_axis.xaxis_date()
@@ -224,6 +249,8 @@ def render_html(records: list[Record], header: ReportHeader) -> str:
         + ", ".join(f"{html.escape(kind)}: {count}" for kind, count in sorted(counts.items()))
         + "</div>",
         "<h2>Coverage and premium at risk</h2>",
+        '<div class="meta">After each decision: coverage = hedge dollars per VIX point ÷ condor dollars per '
+        "vol point; premium at risk = cost of held layers + limit value of working buys, against its cap.</div>",
         f'<img alt="coverage and premium at risk after each decision" src="data:image/png;base64,{chart}">',
         "<h2>Timeline</h2>",
         "<table><thead><tr><th>seq</th><th>time (UTC)</th><th>kind</th><th>slot</th><th>intent</th>"
@@ -257,7 +284,7 @@ def render_html(records: list[Record], header: ReportHeader) -> str:
             f'<td class="ts">{html.escape(record.ts[:19].replace("T", " "))}</td>'
             f'<td><span class="kind k-{html.escape(record.kind)}">{html.escape(record.kind)}</span></td>'
             f"<td>{html.escape(_joined(record.ref_values('slot')))}</td>"
-            f"<td>{html.escape(_joined(record.ref_values('intent'))[:80])}</td>"
+            f"<td>{html.escape(_few(record.ref_values('intent'), 'intents'))}</td>"
             f"<td>{html.escape(summarize(record))}</td>"
             "</tr>"
         )

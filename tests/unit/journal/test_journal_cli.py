@@ -176,3 +176,22 @@ def test_reindex_and_errors(
     assert code == 0 and "indexed" in out
     code, _, err = _run(capsys, "list", "--state-dir", str(tmp_path / "nowhere"))
     assert code == 1 and "no journal" in err
+
+
+def test_auditing_while_the_bot_is_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.unit.journal.journal_fabricate import EXAMPLE_AS_OF, StepClock, open_journal
+
+    clock = StepClock(EXAMPLE_AS_OF)
+    directory = tmp_path / "state" / "journal"
+    state = ["--state-dir", str(tmp_path / "state")]
+    with open_journal(directory, clock) as journal:
+        for number in range(5):
+            journal.append("status", {"status": "Submitted", "n": number}, refs={"intent": "x"})
+        code, out, _ = _run(capsys, "list", "--intent", "x", "--json", *state)
+        assert code == 0 and len(json.loads(out)["records"]) == 5
+        with (directory / sorted(p.name for p in directory.glob("ledger-*"))[-1]).open("ab") as handle:
+            handle.write(b'{"account":')  # what a reader may see while a line is being appended
+        code, out, _ = _run(capsys, "verify", *state)
+        assert code == 0 and "being written by the running bot" in out
+        code, _, err = _run(capsys, "reindex", *state)
+        assert code == 1 and "stop it first" in err

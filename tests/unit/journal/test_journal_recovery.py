@@ -190,3 +190,19 @@ def _records_until_torn(directory: Path) -> list[dict[str, object]]:
             if raw.terminated:
                 records.append(check_line(raw.data).to_json())
     return records
+
+
+def test_a_damaged_line_in_the_middle_is_left_for_verify_to_report(tmp_path: Path, clock: StepClock) -> None:
+    directory = tmp_path / "journal"
+    _write(directory, clock, 6)
+    ledger = _last_file(directory)
+    lines = ledger.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b'"Submitted"', b'"Cancelled"')
+    damaged = b"\n".join(lines)
+    ledger.write_bytes(damaged)
+    with open_journal(directory, clock) as journal:  # only the tail is a crash artefact
+        journal.append("status", {"status": "Filled"})
+    assert ledger.read_bytes().startswith(damaged)
+    assert not (directory / "quarantine").exists()
+    problem = verify(directory).problems[0]
+    assert (problem.kind, problem.line) == ("altered", 3)
