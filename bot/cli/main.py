@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.config_cmd",
     "bot.cli.audit_cmd",
     "bot.cli.backtest_cmd",
+    "bot.cli.gateway_cmd",
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.sim.records import ExecutionRecord, OrderRecord, Quote
@@ -132,7 +133,7 @@ class OrderBook:
         self.executions.append(execution)
 
     def executions_matching(
-        self, query: ExecutionQuery, symbol_of: dict[int, tuple[str, str]]
+        self, query: ExecutionQuery, symbol_of: Mapping[int, tuple[str, str]]
     ) -> list[ExecutionRecord]:
         found = []
         for execution in self.executions:
