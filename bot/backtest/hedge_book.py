@@ -27,7 +27,7 @@ Execution rules (written into the report):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from strategies.alvh.models import (
@@ -43,6 +43,7 @@ from strategies.alvh.models import (
 )
 
 MULTIPLIER = 100
+QuoteSource = Mapping[str, OptionQuote] | Callable[[OptionContract], OptionQuote | None]
 PRICE_EPSILON = 1e-9
 RECENT_REBALANCES_KEPT = 16
 
@@ -87,6 +88,13 @@ class ExecutionResult:
     @property
     def any_order_filled(self) -> bool:
         return bool(self.filled)
+
+
+def _by_key(quotes: Mapping[str, OptionQuote]) -> Callable[[OptionContract], OptionQuote | None]:
+    def lookup(contract: OptionContract) -> OptionQuote | None:
+        return quotes.get(contract.key)
+
+    return lookup
 
 
 class ExecutionError(RuntimeError):
@@ -160,7 +168,9 @@ class HedgeBook:
 
     # ------------------------------------------------------------------ plan execution
 
-    def apply(self, plan: Plan, quotes: dict[str, OptionQuote], today: dt.date) -> ExecutionResult:
+    def apply(self, plan: Plan, quotes: QuoteSource, today: dt.date) -> ExecutionResult:
+        """Executes ``plan``; ``quotes`` gives the modelled quote of a contract (a callable, or a dict by key)."""
+        quote_for = _by_key(quotes) if isinstance(quotes, Mapping) else quotes
         result = ExecutionResult()
         done: set[str] = set()
         incoming: dict[str, Layer] = {}
@@ -188,14 +198,14 @@ class HedgeBook:
                 self._place_harvest(action, today)
                 done.add(action.intent_id)
             elif action.kind == "buy":
-                if self._buy(action, quotes, plan.as_of, today, incoming):
+                if self._buy(action, quote_for, plan.as_of, today, incoming):
                     done.add(action.intent_id)
                     result.filled.append(action.intent_id)
                     result.bought = True
                 else:
                     result.unfilled.append(action.intent_id)
             elif action.kind == "sell":
-                if self._sell(action, quotes, today, incoming):
+                if self._sell(action, quote_for, today, incoming):
                     done.add(action.intent_id)
                     result.filled.append(action.intent_id)
                 else:
@@ -248,14 +258,14 @@ class HedgeBook:
     def _buy(
         self,
         action: Action,
-        quotes: dict[str, OptionQuote],
+        quote_for: Callable[[OptionContract], OptionQuote | None],
         as_of: dt.datetime,
         today: dt.date,
         incoming: dict[str, Layer],
     ) -> bool:
         if action.contract is None or action.limit_bound is None or action.quantity <= 0:
             raise ExecutionError(f"buy {action.intent_id} lacks contract, limit or quantity")
-        quote = quotes.get(action.contract.key)
+        quote = quote_for(action.contract)
         if quote is None or quote.ask is None or quote.ask > action.limit_bound + PRICE_EPSILON:
             return False
         price = action.limit_bound
@@ -298,13 +308,19 @@ class HedgeBook:
         )
         return True
 
-    def _sell(self, action: Action, quotes: dict[str, OptionQuote], today: dt.date, incoming: dict[str, Layer]) -> bool:
+    def _sell(
+        self,
+        action: Action,
+        quote_for: Callable[[OptionContract], OptionQuote | None],
+        today: dt.date,
+        incoming: dict[str, Layer],
+    ) -> bool:
         if action.contract is None or action.limit_bound is None or action.quantity <= 0:
             raise ExecutionError(f"sell {action.intent_id} lacks contract, limit or quantity")
         layer = self.layers.get(action.slot_id)
         if layer is None or layer.contract.key != action.contract.key:
             raise ExecutionError(f"sell {action.intent_id}: {action.slot_id} does not hold {action.contract.key}")
-        quote = quotes.get(action.contract.key)
+        quote = quote_for(action.contract)
         if quote is None or quote.bid is None or quote.bid <= 0.0 or quote.bid < action.limit_bound - PRICE_EPSILON:
             return False
         quantity = min(action.quantity, layer.quantity)

@@ -25,10 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pandas_market_calendars as mcal
 
 from bot.backtest.listing import monthly_vix_expiry_for_month
 from bot.calendar import ExchangeCalendar
@@ -184,8 +186,15 @@ def _column(frame: pd.DataFrame, wanted: str, path: Path) -> str:
     raise DataError(f"{path.name}: no column {wanted!r} (columns: {', '.join(frame.columns) or 'none'})")
 
 
+@lru_cache(maxsize=64)
+def _session_dates_cached(name: str, first: dt.date, last: dt.date) -> np.ndarray:
+    # The schedule bot.calendar reads, in one call for the whole span (decades of sessions at once).
+    schedule = mcal.get_calendar(name).schedule(start_date=first.isoformat(), end_date=last.isoformat())
+    return np.asarray(schedule.index.values.astype("datetime64[D]"))
+
+
 def _session_dates(calendar: ExchangeCalendar, first: dt.date, last: dt.date) -> np.ndarray:
-    return np.array([np.datetime64(s.date, "D") for s in calendar.sessions_between(first, last)], dtype="datetime64[D]")
+    return _session_dates_cached(calendar.name, first, last)
 
 
 def _dedupe_sort(

@@ -18,6 +18,7 @@ import bisect
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -64,7 +65,9 @@ class Day:
     listed: tuple[tuple[dt.date, bool], ...]  # (expiry, weekly)
 
 
+@cache
 def vix_contract(expiry: dt.date, strike: float, weekly: bool) -> OptionContract:
+    """The (shared, immutable) contract object of a VIX call."""
     return OptionContract.model_construct(
         symbol="VIX",
         trading_class="VIXW" if weekly else "VIX",
@@ -114,8 +117,8 @@ class MarketModel:
         windows = [strategy.buckets.bucket(name) for name in BUCKET_ORDER]
         self.buy_windows = [(w.buy_window_min_dte, w.buy_window_max_dte) for w in windows]
         self._day_cache: dict[int, Day] = {}
-        self._quote_cache: dict[tuple[int, dt.date], dict[float, OptionQuote]] = {}
-        self._window_strikes: dict[tuple[int, dt.date], list[float]] = {}
+        self._quote_cache: dict[int, dict[tuple[dt.date, float], OptionQuote]] = {}
+        self._window_chain: dict[int, list[OptionQuote]] = {}
 
     # ------------------------------------------------------------------ days
 
@@ -152,7 +155,7 @@ class MarketModel:
         if len(self._day_cache) > 8:
             self._day_cache.clear()
             self._quote_cache.clear()
-            self._window_strikes.clear()
+            self._window_chain.clear()
         self._day_cache[index] = result
         return result
 
@@ -174,8 +177,9 @@ class MarketModel:
 
     def price(self, day: Day, expiries: list[dt.date], strikes: list[float], weekly: list[bool]) -> VixQuotes:
         """Model quotes of calls at the day's close (vectorised over the lists)."""
-        dte = np.array([(e - day.date).days for e in expiries], dtype=float)
-        forward = np.array([day.curve.for_expiry(e) for e in expiries])
+        by_expiry = {e: ((e - day.date).days, day.curve.for_expiry(e)) for e in set(expiries)}
+        dte = np.array([by_expiry[e][0] for e in expiries], dtype=float)
+        forward = np.array([by_expiry[e][1] for e in expiries])
         return quote_calls(self.params, day.vvix, dte, forward, np.array(strikes), np.array(weekly))
 
     def mark(self, day: Day, layers: list[Layer], covering: list[Layer]) -> tuple[float, float]:
@@ -212,60 +216,72 @@ class MarketModel:
         )
         return quote_calls(self.params, day.vvix, dte, forward, np.array(strikes), np.array(weekly)).bid
 
-    def _quotes_for(self, day: Day, expiry: dt.date, strikes: Iterable[float]) -> list[OptionQuote]:
-        cache = self._quote_cache.setdefault((day.index, expiry), {})
-        missing = sorted({float(k) for k in strikes} - cache.keys())
-        if missing:
+    def _make_quotes(
+        self, day: Day, expiries: list[dt.date], strikes: list[float], quotes: VixQuotes, keep: np.ndarray
+    ) -> None:
+        cache = self._quote_cache.setdefault(day.index, {})
+        for position in np.flatnonzero(keep):
+            expiry, strike = expiries[position], strikes[position]
             weekly = self.is_weekly(day, expiry)
-            quotes = self.price(day, [expiry] * len(missing), missing, [weekly] * len(missing))
-            forward = day.curve.for_expiry(expiry)
-            for position, strike in enumerate(missing):
-                cache[strike] = OptionQuote.model_construct(
-                    contract=vix_contract(expiry, strike, weekly),
-                    bid=float(quotes.bid[position]),
-                    ask=float(quotes.ask[position]),
-                    last=None,
-                    bid_size=None,
-                    ask_size=None,
-                    model_iv=float(quotes.iv[position]),
-                    model_delta=float(quotes.delta[position]),
-                    model_gamma=None,
-                    model_vega=float(quotes.vega[position]),
-                    model_theta=None,
-                    underlying_price=forward,
-                    quote_time=day.as_of,
-                    market_data_type=1,
-                )
-        return [cache[float(k)] for k in strikes]
+            cache[(expiry, strike)] = OptionQuote.model_construct(
+                contract=vix_contract(expiry, strike, weekly),
+                bid=float(quotes.bid[position]),
+                ask=float(quotes.ask[position]),
+                last=None,
+                bid_size=None,
+                ask_size=None,
+                model_iv=float(quotes.iv[position]),
+                model_delta=float(quotes.delta[position]),
+                model_gamma=None,
+                model_vega=float(quotes.vega[position]),
+                model_theta=None,
+                underlying_price=day.curve.for_expiry(expiry),
+                quote_time=day.as_of,
+                market_data_type=1,
+            )
 
-    def window_strikes(self, day: Day, expiry: dt.date) -> list[float]:
-        """Strikes of ``expiry`` whose model call delta lies in [min_delta, max_delta]."""
-        key = (day.index, expiry)
-        cached = self._window_strikes.get(key)
+    def window_chain(self, day: Day) -> list[OptionQuote]:
+        """Calls of the buy-window expiries whose model delta lies in [min_delta, max_delta] (cached per day)."""
+        cached = self._window_chain.get(day.index)
         if cached is not None:
             return cached
-        forward = day.curve.for_expiry(expiry)
-        candidates = vix_strikes_between(forward * STRIKE_SEARCH_LOW, forward * STRIKE_SEARCH_HIGH)
-        weekly = self.is_weekly(day, expiry)
-        quotes = self.price(day, [expiry] * len(candidates), list(candidates), [weekly] * len(candidates))
-        options = self.settings.vix_options
-        keep = (quotes.delta >= options.min_delta) & (quotes.delta <= options.max_delta)
-        strikes = [float(k) for k in candidates[keep]]
-        self._window_strikes[key] = strikes
-        return strikes
+        expiries: list[dt.date] = []
+        strikes: list[float] = []
+        for expiry in self.window_expiries(day):
+            forward = day.curve.for_expiry(expiry)
+            candidates = vix_strikes_between(forward * STRIKE_SEARCH_LOW, forward * STRIKE_SEARCH_HIGH)
+            expiries.extend([expiry] * len(candidates))
+            strikes.extend(float(k) for k in candidates)
+        chain: list[OptionQuote] = []
+        if expiries:
+            weekly = [self.is_weekly(day, e) for e in expiries]
+            quotes = self.price(day, expiries, strikes, weekly)
+            options = self.settings.vix_options
+            keep = (quotes.delta >= options.min_delta) & (quotes.delta <= options.max_delta)
+            self._make_quotes(day, expiries, strikes, quotes, keep)
+            cache = self._quote_cache[day.index]
+            chain = [cache[(expiries[i], strikes[i])] for i in np.flatnonzero(keep)]
+        self._window_chain[day.index] = chain
+        return chain
 
     def vix_chain(self, day: Day, held: Iterable[OptionContract]) -> list[OptionQuote]:
         """The snapshot's VIX calls: buy-window expiries by delta range, plus every held contract."""
-        wanted: dict[dt.date, set[float]] = {}
-        for expiry in self.window_expiries(day):
-            wanted.setdefault(expiry, set()).update(self.window_strikes(day, expiry))
-        for contract in held:
-            if contract.expiry > day.date:
-                wanted.setdefault(contract.expiry, set()).add(float(contract.strike))
-        chain: list[OptionQuote] = []
-        for expiry in sorted(wanted):
-            chain.extend(self._quotes_for(day, expiry, sorted(wanted[expiry])))
-        return chain
+        chain = self.window_chain(day)
+        cache = self._quote_cache.setdefault(day.index, {})
+        listed = {(q.contract.expiry, q.contract.strike) for q in chain}
+        extra = sorted(
+            {(c.expiry, float(c.strike)) for c in held if c.expiry > day.date} - listed, key=lambda item: item
+        )
+        missing = [item for item in extra if item not in cache]
+        if missing:
+            expiries = [e for e, _ in missing]
+            strikes = [k for _, k in missing]
+            quotes = self.price(day, expiries, strikes, [self.is_weekly(day, e) for e in expiries])
+            self._make_quotes(day, expiries, strikes, quotes, np.ones(len(missing), dtype=bool))
+        if not extra:
+            return chain
+        merged = chain + [cache[item] for item in extra]
+        return sorted(merged, key=lambda q: (q.contract.expiry, q.contract.strike))
 
     # ------------------------------------------------------------------ snapshot
 

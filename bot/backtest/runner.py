@@ -136,8 +136,8 @@ def _evaluate(
     result.snapshot_seconds += built - started
     result.plan_seconds += planned - built
     result.plan_calls += 1
-    quotes = {quote.contract.key: quote for quote in snapshot.vix_options}
-    execution = book.apply(outcome, quotes, day.date)
+    quotes = {(q.contract.expiry, q.contract.strike, q.contract.trading_class): q for q in snapshot.vix_options}
+    execution = book.apply(outcome, lambda c: quotes.get((c.expiry, c.strike, c.trading_class)), day.date)
     if outcome.is_rebalance and execution.any_order_filled:
         result.rebalances.append(day.as_of)
     premium_at_risk = book.premium_at_risk()
