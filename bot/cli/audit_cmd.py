@@ -61,7 +61,12 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--order-id", type=int, metavar="N", help="records about an IB order id")
     listing.add_argument("--perm-id", type=int, metavar="N", help="records about an IB perm id")
     listing.add_argument("--cycle", metavar="CYCLE_ID", help="records of one evaluation")
-    listing.add_argument("--limit", type=_positive_int, metavar="N", help="only the last N matching records")
+    listing.add_argument(
+        "--limit",
+        type=_positive_int,
+        metavar="N",
+        help="only the last N matching records (without it a table shows the last 1000)",
+    )
     listing.add_argument("--json", action="store_true", help="print the records as JSON")
     listing.add_argument("--full", action="store_true", help="with --json: whole records, not index rows")
     listing.set_defaults(handler=_list)
@@ -256,6 +261,8 @@ def _list(args: argparse.Namespace) -> int:
             if not KIND_PATTERN.match(part.strip()):
                 raise CliError(f"--kind {part!r} is not a record kind", EXIT_USAGE)
     kinds = [part.strip() for kind in args.kind for part in kind.split(",") if part.strip()]
+    # a table of a whole year is of no use on a terminal: without --limit it shows the latest rows
+    limit = args.limit if args.limit is not None or args.json else TABLE_ROWS + 1
     query = _query(
         args,
         kinds=kinds,
@@ -264,10 +271,17 @@ def _list(args: argparse.Namespace) -> int:
         order_id=args.order_id,
         perm_id=args.perm_id,
         cycle_id=args.cycle,
-        limit=args.limit,
+        limit=limit,
     )
     with _reader(args) as reader:
         rows = reader.query(query)
+        if args.limit is None and not args.json and len(rows) > TABLE_ROWS:
+            rows = rows[1:]
+            print(
+                f"alvh: showing the last {TABLE_ROWS} matching records; narrow with --since/--kind/... or "
+                "give --limit N",
+                file=sys.stderr,
+            )
         if args.json:
             if args.full:
                 print_json({"records": [reader.load(row).to_json() for row in rows]})
@@ -278,6 +292,7 @@ def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+TABLE_ROWS = 1000
 KIND_STYLES = {
     "decision": "bold cyan",
     "intent": "yellow",

@@ -24,7 +24,7 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +45,12 @@ from bot.journal.encoding import (
     format_ts,
     ledger_name_for,
     normalize_refs,
+    sha256_hex,
 )
 from bot.journal.errors import JournalClosedError, JournalError, JournalWriteError
 from bot.journal.files import (
     WriterLock,
+    atomic_replace,
     fsync_dir,
     fsync_fd,
     ledger_files,
@@ -86,6 +88,16 @@ class _Pending:
     record: Record
     line: bytes
     file_name: str
+
+
+def _keep_in_quarantine(directory: Path, path: Path, label: str) -> str:
+    data = path.read_bytes()
+    name = f"{label}.{sha256_hex(data)[:16]}.quarantined"
+    target_dir = directory / QUARANTINE_DIR
+    make_dirs_durably(target_dir)
+    if not (target_dir / name).exists():
+        atomic_replace(target_dir / name, data)
+    return name
 
 
 class Journal(KindWriters):
@@ -195,7 +207,16 @@ class Journal(KindWriters):
         try:
             anchor = read_anchor(anchor_path)
         except AnchorError as error:
-            notes.append(("anchor_unreadable", str(error), {}, {}))
+            # keep the unreadable anchor for whoever investigates, then rebuild it from the ledger
+            kept = _keep_in_quarantine(directory, anchor_path, "anchor")
+            notes.append(
+                (
+                    "anchor_unreadable",
+                    f"{error}; moved to quarantine and recreated from the ledger's last record",
+                    {"quarantine_file": kept},
+                    {"quarantine": kept},
+                )
+            )
             anchor = None
         tail = analyse_tail(directory, anchor)
         for item in tail.quarantine:
@@ -371,6 +392,29 @@ class Journal(KindWriters):
         finally:
             self._cycle.reset(token)
 
+    @contextlib.asynccontextmanager
+    async def cycle_async(self, trigger: str = "scheduled", **details: Any) -> AsyncIterator[str]:
+        """``cycle()`` for coroutines: the cycle records are written without blocking the event loop."""
+        cycle_id = self.new_cycle_id()
+        token = self._cycle.set(cycle_id)
+        try:
+            await self.append_async(
+                "cycle", {"phase": "start", "trigger": trigger, "details": details}, cycle_id=cycle_id
+            )
+            try:
+                yield cycle_id
+            except BaseException as error:
+                with contextlib.suppress(JournalError):
+                    await self.append_async(
+                        "cycle",
+                        {"phase": "end", "outcome": "failed", "error": f"{type(error).__name__}: {error}"},
+                        cycle_id=cycle_id,
+                    )
+                raise
+            await self.append_async("cycle", {"phase": "end", "outcome": "completed", "error": None}, cycle_id=cycle_id)
+        finally:
+            self._cycle.reset(token)
+
     # ---------------------------------------------------------------------------------------------
     # appending
 
@@ -451,7 +495,6 @@ class Journal(KindWriters):
             digest, size, _ = self.blobs.put(value)
         except BlobError as error:
             # a damaged copy is in the way: keep it for the record, write the right content, say so
-            from bot.journal.encoding import sha256_hex
             from strategies.canonical import canonical_json
 
             data = canonical_json(value).encode("utf-8")

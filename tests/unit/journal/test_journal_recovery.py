@@ -206,3 +206,20 @@ def test_a_damaged_line_in_the_middle_is_left_for_verify_to_report(tmp_path: Pat
     assert not (directory / "quarantine").exists()
     problem = verify(directory).problems[0]
     assert (problem.kind, problem.line) == ("altered", 3)
+
+
+def test_an_unreadable_anchor_is_kept_and_recreated(tmp_path: Path, clock: StepClock) -> None:
+    directory = tmp_path / "journal"
+    _write(directory, clock, 2)
+    (directory / "anchor.json").write_text("{ not json")
+    assert verify(directory).problems[0].kind == "anchor"
+    with open_journal(directory, clock):
+        pass
+    error = _records(directory)[-1]
+    assert error["payload"]["what"] == "anchor_unreadable"  # type: ignore[index]
+    kept = directory / "quarantine" / str(error["refs"]["quarantine"])  # type: ignore[index]
+    assert kept.read_text() == "{ not json"
+    assert verify(directory).ok
+    with open_journal(directory, clock):
+        pass
+    assert len(_records(directory)) == 3  # not recorded again
