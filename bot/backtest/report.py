@@ -42,14 +42,20 @@ def offset_verdict(ratio: float | None) -> str:
     return "the hedge did not offset the loss (it lost money too)"
 
 
-def compare_phrase(other: float | None, base: float | None, what: str) -> str:
+def compare_phrase(other: float | None, base: float | None, subject: str) -> str:
+    """``subject`` (e.g. "rebalancing every day") compared with the weekly hedge's offset."""
     if other is None or base is None:
-        return f"{what}: no comparison (no condor loss)"
+        return f"{subject.capitalize()}: no comparison (no condor loss)"
     difference = other - base
     if abs(difference) < MATERIAL_DIFFERENCE:
-        return f"{what} made no material difference ({_pct(other)} vs {_pct(base)})"
-    better = "better" if difference > 0 else "worse"
-    return f"{what} did {better}: {_pct(other)} vs {_pct(base)} ({difference * 100:+.0f} points)"
+        return f"{subject.capitalize()} made no material difference ({_pct(other)} vs {_pct(base)})"
+    verdict = "did better" if difference > 0 else "did worse"
+    return f"{subject.capitalize()} {verdict}: {_pct(other)} vs {_pct(base)} ({_points(difference)} points)"
+
+
+def _points(difference: float) -> str:
+    value = round(difference * 100.0)
+    return "0" if value == 0 else f"{value:+d}"
 
 
 def _pct(ratio: float | None) -> str:
@@ -69,10 +75,16 @@ def episode_answer(
     """The plain-words answer for one episode, from its figures."""
     base_name = "alvh_weekly" if "alvh_weekly" in figures else next(iter(figures))
     base = figures[base_name]
-    parts = [
+    head = (
         f"Episode {number} ({row['start']} to the VIX peak on {row['peak_date']}, VIX {row['vix_start']:.1f} to "
-        f"{row['vix_peak']:.1f}): the condor book lost {_money(base.condor_loss)} by {trough}."
-    ]
+        f"{row['vix_peak']:.1f}): "
+    )
+    if base.offset_ratio is None:
+        return head + (
+            "the condor book's mark never fell below its level at the start within the window, so there was no "
+            "loss to offset."
+        )
+    parts = [head + f"the condor book lost {_money(base.condor_loss)} by {trough}."]
     if base_name == "alvh_weekly":
         parts.append(
             f"The weekly layered hedge gained {_money(base.hedge_gain)} over the same days, an offset of "
@@ -80,18 +92,18 @@ def episode_answer(
         )
         if "alvh_daily" in figures:
             parts.append(
-                compare_phrase(figures["alvh_daily"].offset_ratio, base.offset_ratio, "Rebalancing every day") + "."
+                compare_phrase(figures["alvh_daily"].offset_ratio, base.offset_ratio, "rebalancing every day") + "."
             )
         if "alvh_no_harvest" in figures:
             parts.append(
                 compare_phrase(
-                    figures["alvh_no_harvest"].offset_ratio, base.offset_ratio, "Without the harvest ladders"
+                    figures["alvh_no_harvest"].offset_ratio, base.offset_ratio, "dropping the harvest ladders"
                 )
                 + "."
             )
         if "vxth_style" in figures:
             parts.append(
-                compare_phrase(figures["vxth_style"].offset_ratio, base.offset_ratio, "The VXTH-style hedge") + "."
+                compare_phrase(figures["vxth_style"].offset_ratio, base.offset_ratio, "the VXTH-style hedge") + "."
             )
     if truncated:
         parts.append("The data end before 20 trading days after the start: the trough may come later.")
@@ -112,8 +124,14 @@ def overall_answer(summary: dict[str, Any]) -> str:
     weekly = ratios["alvh_weekly"]
     median_weekly = statistics.median(weekly)
     offset_half = sum(1 for r in weekly if r >= 0.5)
+    if median_weekly >= 0.8:
+        verdict = "Yes, largely"
+    elif median_weekly >= 0.5:
+        verdict = "Partly"
+    else:
+        verdict = "No, only a small part"
     text = [
-        f"Over {len(weekly)} spike episodes with a condor loss, the weekly layered hedge offset a median "
+        f"{verdict}: over {len(weekly)} spike episodes with a condor loss, the weekly layered hedge offset a median "
         f"{median_weekly:.0%} of the loss (from {min(weekly):.0%} to {max(weekly):.0%}); it offset at least half "
         f"in {offset_half} of them."
     ]
@@ -123,17 +141,20 @@ def overall_answer(summary: dict[str, Any]) -> str:
         if abs(median_difference) < MATERIAL_DIFFERENCE:
             text.append(
                 f"Daily forced rebalancing (the proxy for intraday tweaks) changed the offset by a median "
-                f"{median_difference * 100:+.0f} points: no material improvement over weekly rebalancing."
+                f"{_points(median_difference)} points: tweaking more often would not have made the hedge work better."
             )
         else:
             direction = "improved" if median_difference > 0 else "reduced"
             text.append(
                 f"Daily forced rebalancing (the proxy for intraday tweaks) {direction} the offset by a median "
-                f"{median_difference * 100:+.0f} points."
+                f"{_points(median_difference)} points."
             )
     if "alvh_no_harvest" in ratios and len(ratios["alvh_no_harvest"]) == len(weekly):
         difference = statistics.median(n - w for n, w in zip(ratios["alvh_no_harvest"], weekly, strict=True))
-        text.append(f"Without the harvest ladders the offset moved by a median {difference * 100:+.0f} points.")
+        text.append(f"Without the harvest ladders the offset moved by a median {_points(difference)} points.")
+    if "vxth_style" in ratios and len(ratios["vxth_style"]) == len(weekly):
+        vxth_median = statistics.median(ratios["vxth_style"])
+        text.append(f"The VXTH-style hedge offset a median {vxth_median:.0%}.")
     variants = summary["variants"]
     if "alvh_weekly" in variants and "unhedged" in variants:
         weekly_total = variants["alvh_weekly"]
