@@ -126,7 +126,15 @@ def fit(points: ChainPoints, source: str) -> VixVolParams:
     lower = np.concatenate([np.full(count, 0.1), [0.05, 0.05, 0.0]])
     upper = np.concatenate([np.full(count, 3.0), [5.0, MAX_SKEW_LIFT, 1.5]])
     solution = least_squares(residuals, start, bounds=(lower, upper))
-    params = replace(params_of(solution.x), **_fit_spread(points), source=source)
+    spread = _fit_spread(points)
+    params = replace(
+        params_of(solution.x),
+        spread_base_monthly=spread["spread_base_monthly"],
+        spread_slope_monthly=spread["spread_slope_monthly"],
+        spread_base_weekly=spread["spread_base_weekly"],
+        spread_slope_weekly=spread["spread_slope_weekly"],
+        source=source,
+    )
     return replace(params, fit_report=calibration_report(points, params))
 
 

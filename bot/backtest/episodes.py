@@ -48,7 +48,7 @@ class EpisodeFigures:
 
 
 def _date(value: np.datetime64) -> dt.date:
-    return dt.date.fromisoformat(str(np.datetime64(value, "D")))
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def detect_episodes(dates: np.ndarray, vix_close: np.ndarray) -> list[Episode]:

@@ -147,7 +147,7 @@ class MarketHistory:
 
 
 def _to_date(value: np.datetime64) -> dt.date:
-    return dt.date.fromisoformat(str(np.datetime64(value, "D")))
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def _examples(values: list[str] | pd.Series) -> tuple[str, ...]:
@@ -587,16 +587,17 @@ def load_history(
     for key, label in (("vvix", "VVIX"), ("vix9d", "VIX9D"), ("vix3m", "VIX3M"), ("vix6m", "VIX6M")):
         values = getattr(history, key)[warmup_days:]
         missing = int(np.isnan(values).sum())
-        if missing and optional[key] is not None:
+        series = optional[key]
+        if missing and series is not None:
             notes.append(
                 LoadNote(
                     f"{label}_History.csv",
                     "info",
-                    f"no {label} value on {missing} of the "
-                    f"{len(values)} evaluation days (series starts {optional[key].first})",
+                    f"no {label} value on {missing} of the {len(values)} evaluation days "
+                    f"(series starts {series.first})",
                     missing,
                 )
-            )  # type: ignore[union-attr]
+            )
     return history, warmup_days
 
 

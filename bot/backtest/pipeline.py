@@ -17,7 +17,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -73,8 +73,18 @@ class BacktestOutcome:
         return self.figures.summary
 
 
+class ProgressSink(Protocol):
+    """What a caller may show while a backtest runs."""
+
+    def stage(self, text: str) -> None: ...
+
+    def start_variants(self, names: list[str], days: int) -> None: ...
+
+    def advance(self, name: str, days: int) -> None: ...
+
+
 class ProgressHooks:
-    """What the CLI shows while a backtest runs (the default shows nothing)."""
+    """A progress sink that shows nothing."""
 
     def stage(self, text: str) -> None:
         del text
@@ -86,7 +96,7 @@ class ProgressHooks:
         del name, days
 
 
-def prepare(request: BacktestRequest, hooks: ProgressHooks | None = None) -> Prepared:
+def prepare(request: BacktestRequest, hooks: ProgressSink | None = None) -> Prepared:
     hooks = hooks or ProgressHooks()
     calendar = ExchangeCalendar(request.strategy.schedule.calendar)
     hooks.stage("loading and checking the history files")
@@ -103,7 +113,7 @@ def prepare(request: BacktestRequest, hooks: ProgressHooks | None = None) -> Pre
     return Prepared(history, first_index, params, condors, market, span, specs)
 
 
-def run_backtest(request: BacktestRequest, hooks: ProgressHooks | None = None) -> BacktestOutcome:
+def run_backtest(request: BacktestRequest, hooks: ProgressSink | None = None) -> BacktestOutcome:
     hooks = hooks or ProgressHooks()
     timings: dict[str, float] = {}
     started = time.perf_counter()

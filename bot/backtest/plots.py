@@ -43,7 +43,13 @@ def _finish(figure: plt.Figure, axes: plt.Axes, path: Path, ylabel: str) -> Path
 
 def _shade(axes: plt.Axes, episodes: list[Episode]) -> None:
     for episode in episodes:
-        axes.axvspan(episode.start, episode.peak_date, color="#d62728", alpha=0.15, linewidth=0)
+        axes.axvspan(
+            float(mdates.date2num(episode.start)),
+            float(mdates.date2num(episode.peak_date)),
+            color="#d62728",
+            alpha=0.15,
+            linewidth=0,
+        )
 
 
 def equity_plot(dates: np.ndarray, equity: dict[str, np.ndarray], episodes: list[Episode], path: Path) -> Path:

@@ -519,6 +519,11 @@ def _refusal_section(outcome: BacktestOutcome) -> str:
     )
 
 
+def _tenor_rows(report: dict[str, object]) -> list[dict[str, Any]]:
+    rows = report.get("by_tenor")
+    return list(rows) if isinstance(rows, list) else []
+
+
 def _calibration_section(outcome: BacktestOutcome) -> str:
     params = outcome.prepared.params
     report = params.fit_report
@@ -528,7 +533,7 @@ def _calibration_section(outcome: BacktestOutcome) -> str:
         f"<tr><td>{t['dte']}</td><td>{'weekly' if t['weekly'] else 'monthly'}</td><td>{t['options']}</td>"
         f"<td>{t['iv_rmse_points']:.2f}</td><td>{t['iv_bias_points']:+.2f}</td><td>{t['price_rmse']:.3f}</td>"
         f"<td>{t['inside_bid_ask']:.0%}</td></tr>"
-        for t in report["by_tenor"]  # type: ignore[union-attr]
+        for t in _tenor_rows(report)
     )
     return (
         "<h2>VIX option model calibration</h2>"

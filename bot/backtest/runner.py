@@ -203,7 +203,7 @@ def run_variants(
     workers = workers if workers is not None else min(len(specs), os.cpu_count() or 1)
     can_fork = "fork" in multiprocessing.get_all_start_methods()
     if workers <= 1 or len(specs) <= 1 or not can_fork:
-        results = {}
+        results: dict[str, VariantResult] = {}
         for spec in specs:
             callback = (lambda days, name=spec.name: on_progress(name, days)) if on_progress else None
             results[spec.name] = run_variant(market, spec, span, callback)

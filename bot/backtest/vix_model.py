@@ -167,7 +167,7 @@ def spread(params: VixVolParams, price: np.ndarray, weekly: np.ndarray | bool) -
 
 def quote_calls(
     params: VixVolParams,
-    vvix: float,
+    vvix: float | np.ndarray,
     dte: np.ndarray,
     forward: np.ndarray,
     strike: np.ndarray,

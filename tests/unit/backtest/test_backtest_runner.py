@@ -190,7 +190,7 @@ def test_a_synthetic_spike_gives_the_expected_episode(
     tmp_path: Path, synthetic: Callable[..., list[dt.date]], spike: Callable[..., tuple[list[float], list[float]]]
 ) -> None:
     vix, spx = spike(150, spike_at=100)
-    days = synthetic(tmp_path / "data", vix, spx)
+    days = synthetic(tmp_path / "data", vix, spx, first_day=dt.date(2024, 1, 2))  # a year after the shared data
     outcome = backtest(tmp_path / "data", days[60], days[-1], ("unhedged", "alvh_weekly", "alvh_no_harvest"))
     (episode,) = outcome.summary["episodes"]
     # VIX 14 until day 100, then 17, 22, 27, 32: the first start is day 92 (14 -> needs 25 within ten days:
