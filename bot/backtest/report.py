@@ -222,7 +222,8 @@ def assumptions(outcome: BacktestOutcome) -> list[tuple[str, str]]:
             f"calibrate it). Call skew: IV = ATM x max({params.min_smile:g}, 1 + {params.skew_max_lift:.3f} "
             f"tanh(y / {params.skew_saturation:.3f})), y = ln(K/F) / ((DTE/30)^{params.skew_tenor_power:.3f} x "
             "ATM/ATM_ref): the smile at most doubles the ATM vol and flattens when vol is high. "
-            f"Source: {params.source}. VVIX missing on a day: the last value up to "
+            f"Source: {params.source}; the parameters are fitted once and used for every year (a model "
+            "assumption, nothing a decision could trade on). VVIX missing on a day: the last value up to "
             f"{options.vvix_max_stale_days} trading days old, else 81.8 + 0.385 x VIX (the 2007-2019 least-squares "
             "line). Quotes carry the model's delta, vega and IV as IB's model greeks would.",
         ),
@@ -251,7 +252,8 @@ def assumptions(outcome: BacktestOutcome) -> list[tuple[str, str]]:
         (
             "Expiry",
             "Options still held on their expiry day settle in cash at max(VIX open - strike, 0): the VIX open is "
-            "the proxy for the special opening quotation. The planner normally sells them before.",
+            "the proxy for the special opening quotation (when the expiry day has no data, the next evaluation "
+            "day's open). The planner normally sells them before; a sale with no bid leaves them to expire.",
         ),
         (
             "Condor book",
