@@ -42,13 +42,27 @@ class Bar:
     close: float
 
 
-def parse_duration(text: str) -> dt.timedelta:
+@dataclass(frozen=True)
+class Duration:
+    """How far back: a number of trading sessions (``D``, ``W`` = 5 sessions) or a span of time."""
+
+    sessions: int | None = None
+    span: dt.timedelta | None = None
+
+
+def parse_duration(text: str) -> Duration:
     match = _DURATION.match(text)
     if not match:
         raise HistoricalDataError(321, f"Error validating request.-'bP' : cause - Invalid duration {text!r}")
     count, unit = int(match.group(1)), match.group(2).upper()
-    days = {"S": count / 86400, "D": count, "W": 7 * count, "M": 31 * count, "Y": 366 * count}[unit]
-    return dt.timedelta(days=days)
+    if count <= 0:
+        raise HistoricalDataError(321, f"Error validating request.-'bP' : cause - Invalid duration {text!r}")
+    if unit == "D":
+        return Duration(sessions=count)
+    if unit == "W":
+        return Duration(sessions=5 * count)
+    days = {"S": count / 86400, "M": 31 * count, "Y": 366 * count}[unit]
+    return Duration(span=dt.timedelta(days=days))
 
 
 def parse_bar_size(text: str) -> dt.timedelta | None:
@@ -108,15 +122,18 @@ class BarBuilder:
             return True
         return self.listings.is_listed(instrument, day)
 
+    def begin(self, end: dt.datetime, duration: Duration) -> dt.datetime:
+        if duration.span is not None:
+            return end - duration.span
+        started = [s for s in self.model.sessions if s.open <= end]
+        count = duration.sessions or 1
+        first = started[-count] if len(started) >= count else started[0]
+        return first.open - dt.timedelta(microseconds=1)
+
     def bars(
-        self,
-        instrument: Instrument,
-        end: dt.datetime,
-        duration: dt.timedelta,
-        size: dt.timedelta | None,
-        continuous: bool,
+        self, instrument: Instrument, end: dt.datetime, duration: Duration, size: dt.timedelta | None, continuous: bool
     ) -> list[Bar]:
-        begin = end - duration
+        begin = self.begin(end, duration)
         sessions = [
             s
             for s in self.model.sessions

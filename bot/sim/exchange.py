@@ -271,7 +271,13 @@ class PaperExchange:
         )
         self.notifier.order_changed(order, instrument, announce=True)
         self.notifier.state_changed()
+        self._arrive(order, instrument, moment)
         return order
+
+    def _arrive(self, order: OrderRecord, instrument: Instrument, moment: dt.datetime) -> None:
+        """An order reaching the exchange trades at once if it is marketable, else it rests."""
+        if order.status == "Submitted" and self.model.in_session(moment):
+            self._match_one(order, instrument, self.model.quote(instrument, moment), moment)
 
     def _modify(self, order: OrderRecord, request: OrderRequest, moment: dt.datetime) -> OrderRecord:
         if order.status == "Filled":
@@ -304,6 +310,8 @@ class PaperExchange:
             order.completed_status = "Filled"
         self.notifier.order_changed(order, instrument, announce=True)
         self.notifier.state_changed()
+        if order.is_active:
+            self._arrive(order, instrument, moment)
         return order
 
     def cancel(self, client_id: int, order_id: int, moment: dt.datetime, reason: str = "") -> OrderRecord:

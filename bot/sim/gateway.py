@@ -360,9 +360,10 @@ class GatewayServer:
 
     def order_changed(self, order: OrderRecord, instrument: Instrument, announce: bool) -> None:
         for session in self.ready_sessions(order.client_id):
+            reply = session.current_reply
             if announce:
-                session.send_event(m.open_order(session.version, order, instrument))
-            session.send_event(m.order_status(order))
+                session.send_event(m.open_order(session.version, order, instrument), reply)
+            session.send_event(m.order_status(order), reply)
 
     def order_filled(self, order: OrderRecord, execution: ExecutionRecord, instrument: Instrument) -> None:
         repeats = 2 if self.faults.state.consume_duplicate() else 1
@@ -376,8 +377,11 @@ class GatewayServer:
 
     def order_cancelled(self, order: OrderRecord, instrument: Instrument, reason: str) -> None:
         for session in self.ready_sessions(order.client_id):
-            session.send_event(m.order_status(order))
-            session.send_event(m.error(session.version, order.order_id, 202, f"Order Canceled - reason:{reason}"))
+            reply = session.current_reply
+            session.send_event(m.order_status(order), reply)
+            session.send_event(
+                m.error(session.version, order.order_id, 202, f"Order Canceled - reason:{reason}"), reply
+            )
 
     def positions_changed(self, con_ids: Sequence[int]) -> None:
         account = self.exchange.account

@@ -21,6 +21,7 @@ from bot.sim import messages as m
 from bot.sim.bars import (
     SUPPORTED_WHAT_TO_SHOW,
     BarBuilder,
+    Duration,
     HistoricalDataError,
     format_bar_time,
     parse_bar_size,
@@ -203,12 +204,18 @@ class ClientSession:
             return
         transport.write(data)
 
-    def send_event(self, fields: list[Field]) -> None:
-        """An asynchronous event (order status, fill): held back while connectivity is down."""
+    @property
+    def current_reply(self) -> Reply | None:
+        """The reply of the request being handled, if any (order acknowledgements go through it)."""
+        return self._reply
+
+    def send_event(self, fields: list[Field], via: Reply | None = None) -> None:
+        """An event (order status, fill, position): held back while connectivity is down; ``via`` routes
+        it as the direct answer to a request (so that withholding or delaying that request covers it)."""
         if self.server.faults.state.outage:
             self._held.append(encode_message(fields))
-        elif self._reply is not None:
-            self._reply.send(fields)
+        elif via is not None:
+            via.send(fields)
         else:
             self.send(fields)
 
@@ -284,8 +291,12 @@ class ClientSession:
             handler(fields, reply)
         except ProtocolError as error:
             log.warning("malformed request", request=name, error=str(error), client_id=self.client_id)
-            req_id = _safe_int(fields, 2 if message_id not in (m.PLACE_ORDER, m.REQ_HISTORICAL_DATA) else 1)
-            reply.send(m.error(self.version, req_id, 321, f"Error validating request: {error}"))
+            reply.send(
+                m.error(self.version, _request_id(message_id, fields), 321, f"Error validating request: {error}")
+            )
+        except Exception:  # a gateway bug must answer the request, not kill the connection
+            log.exception("request failed", request=name, client_id=self.client_id)
+            reply.send(m.error(self.version, _request_id(message_id, fields), 321, f"Server error processing {name}"))
         finally:
             self._reply = None
             reply.finish()
@@ -558,7 +569,7 @@ class ClientSession:
             (format_bar_time(bar.start, format_date), bar.open, bar.high, bar.low, bar.close, volume, bar.close, 0)
             for bar in bars
         ]
-        start_text = (end - duration).astimezone(m.NEW_YORK).strftime("%Y%m%d %H:%M:%S")
+        start_text = self.server.bar_builder.begin(end, duration).astimezone(m.NEW_YORK).strftime("%Y%m%d %H:%M:%S")
         end_text_out = end.astimezone(m.NEW_YORK).strftime("%Y%m%d %H:%M:%S")
         reply.send(m.historical_data(req_id, start_text, end_text_out, encoded))
         if keep_up_to_date:
@@ -570,9 +581,9 @@ class ClientSession:
     def history_updates(self, builder: BarBuilder, now: dt.datetime) -> None:
         """keepUpToDate: the bar in progress, when it changed."""
         for subscription in list(self.history_subscriptions.values()):
-            size = subscription.size or dt.timedelta(days=1)
-            span = min(size, dt.timedelta(days=1))
-            bars = builder.bars(subscription.instrument, now, span, subscription.size, subscription.continuous)
+            bars = builder.bars(
+                subscription.instrument, now, Duration(sessions=1), subscription.size, subscription.continuous
+            )
             if not bars:
                 continue
             bar = bars[-1]
@@ -698,11 +709,11 @@ class ClientSession:
         values.append(("NetLiquidationByCurrency", f"{summary['NetLiquidation']:.2f}", "BASE"))
         return values
 
-    def send_account_update(self, con_ids: list[int] | None = None) -> None:
+    def send_account_update(self, con_ids: list[int] | None = None, via: Reply | None = None) -> None:
         """Account values and portfolio lines (all, or only ``con_ids``) to an account-updates subscriber."""
         account = self.server.account_id
         for key, value, currency in self.account_values():
-            self.send_event(m.account_value(key, value, currency, account))
+            self.send_event(m.account_value(key, value, currency, account), via)
         exchange = self.server.exchange
         now = self.server.clock.now()
         positions = exchange.account.positions
@@ -728,9 +739,10 @@ class ClientSession:
                     unrealized,
                     position.realized_pnl,
                     account,
-                )
+                ),
+                via,
             )
-        self.send_event(m.account_update_time(now))
+        self.send_event(m.account_update_time(now), via)
 
     def _req_account_updates(self, fields: list[str], reply: Reply) -> None:
         r = FieldReader(fields, 2)
@@ -743,11 +755,7 @@ class ClientSession:
             reply.send(m.error(self.version, -1, 321, f"Error validating request: unknown account {account}"))
             reply.send(m.account_download_end(account))
             return
-        previous, self._reply = self._reply, reply
-        try:
-            self.send_account_update()
-        finally:
-            self._reply = previous
+        self.send_account_update(via=reply)
         reply.send(m.account_download_end(self.server.account_id))
 
     def _req_account_updates_multi(self, fields: list[str], reply: Reply) -> None:
@@ -778,7 +786,9 @@ class ClientSession:
         reply.send(m.account_summary_end(req_id))
 
 
-def _safe_int(fields: list[str], index: int) -> int:
+def _request_id(message_id: int, fields: list[str]) -> int:
+    """The reqId (or order id) of a request, for an error answer; -1 when it cannot be read."""
+    index = 1 if message_id in (m.PLACE_ORDER, m.REQ_HISTORICAL_DATA, m.REQ_SEC_DEF_OPT_PARAMS) else 2
     try:
         return int(fields[index])
     except (IndexError, ValueError):
