@@ -273,14 +273,18 @@ class Journal(KindWriters):
                     # an earlier open moved it but died before recording it
                     notes.append(
                         (
-                            "torn_tail",
+                            "quarantine_unrecorded",
                             f"{path.name} was moved into quarantine by an interrupted recovery; recording it now",
                             {"quarantine_file": path.name, "bytes": path.stat().st_size},
                             {"quarantine": path.name},
                         )
                     )
 
-        key = load_or_create_key(directory)
+        try:
+            key = load_or_create_key(directory)
+        except BaseException:
+            index.close()
+            raise
         token = redact_account(account, key) if account else None
         files = ledger_files(directory)
         current_file = files[-1].name if files else None

@@ -125,7 +125,7 @@ def test_a_recovery_interrupted_after_the_cut_is_still_recorded(tmp_path: Path, 
     with open_journal(directory, clock):
         pass
     error = _records(directory)[-1]
-    assert error["payload"]["what"] == "torn_tail"  # type: ignore[index]
+    assert error["payload"]["what"] == "quarantine_unrecorded"  # type: ignore[index]
     with open_journal(directory, clock):
         pass
     assert len(_records(directory)) == 3  # recorded once, not on every open
