@@ -26,13 +26,15 @@ def main() -> None:
     rng = random.Random(seed)
     acks = os.open(ack_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.write(acks, b"ready\n")
-    start = dt.datetime(2024, 1, 31, 23, 0, tzinfo=dt.UTC) + dt.timedelta(hours=seed)
+    # each round crosses into a new month after about 50 records: kills land around rotations too
+    year, month = 2024 + (seed + 1) // 12, (seed + 1) % 12 + 1
+    start = dt.datetime(year, month, 1, tzinfo=dt.UTC) - dt.timedelta(seconds=37 * 50)
     ticks = iter(range(10**9))
     lock = threading.Lock()
 
     def clock() -> dt.datetime:
         with lock:
-            return start + dt.timedelta(seconds=37 * next(ticks))  # crosses into February early on
+            return start + dt.timedelta(seconds=37 * next(ticks))
 
     group = seed % 2 == 1
     journal = Journal.open(
