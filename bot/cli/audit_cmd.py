@@ -55,7 +55,9 @@ def register(subparsers: Any) -> None:
 
     listing = _sub(actions, "list", "list records, oldest first")
     _add_filters(listing)
-    listing.add_argument("--kind", action="append", default=[], metavar="KIND", help="record kind (repeatable)")
+    listing.add_argument(
+        "--kind", action="append", default=[], metavar="KIND", help="record kind(s): repeatable or comma-separated"
+    )
     listing.add_argument("--slot", metavar="SLOT", help="records about a slot, e.g. near-1")
     listing.add_argument("--intent", metavar="ID", help="records about an intent (the IB orderRef)")
     listing.add_argument("--order-id", type=int, metavar="N", help="records about an IB order id")
