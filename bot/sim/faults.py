@@ -16,8 +16,9 @@ delay_responses(req, s)     the answers arrive s seconds late
 duplicate_executions        each execution report (execDetails + commission) arrives twice
 lower_next_valid_id(n)      the next connections get nextValidId n (as after a gateway restart)
 reject_next_order           error 201 (or the given code) for the next placeOrder
-bad_quotes(conId, mode)     'nan' (no bid/ask, greeks unset), 'absent' (no ticks), 'crossed',
-                            'stale' (frozen), 'zero' (0.00 bid and ask)
+bad_quotes(conId, mode)     'nan' (NaN prices and greeks), 'empty' (IB's no-quote: -1 price, size 0,
+                            greeks unset), 'absent' (no ticks), 'crossed', 'stale' (frozen),
+                            'zero' (0.00 bid and ask)
 competing_session           error 10197 for every market data line; no ticks while on
 client_id_in_use(id)        error 326 then close for that client id
 set_pacing_limit(n)         error 100 above n messages/s, disconnect at twice that (default 50)
@@ -43,8 +44,8 @@ from bot.sim.messages import REQUEST_NAMES
 if TYPE_CHECKING:
     from bot.sim.gateway import GatewayServer
 
-QuoteFault = Literal["nan", "absent", "crossed", "stale", "zero"]
-QUOTE_FAULTS = ("nan", "absent", "crossed", "stale", "zero")
+QuoteFault = Literal["nan", "empty", "absent", "crossed", "stale", "zero"]
+QUOTE_FAULTS = ("nan", "empty", "absent", "crossed", "stale", "zero")
 REQUEST_TYPES = tuple(sorted(set(REQUEST_NAMES.values()) - {"startApi"}))
 
 

@@ -524,12 +524,30 @@ class GatewayServer:
         quote = self.model.quote(subscription.instrument, moment)
         return self._tick_messages(subscription, quote, effective)
 
+    def _nan_ticks(
+        self, subscription: Subscription, out: list[list[Field]], tick: Callable[[int], int], quote: Quote
+    ) -> list[list[Field]]:
+        """A malformed feed: NaN prices with sizes, NaN greeks (sent once, like a stuck line)."""
+        if subscription.sent.get("nan"):
+            return out
+        req_id = subscription.req_id
+        size = max(quote.bid_size, 1.0)
+        out.append(m.tick_price(req_id, tick(m.TICK_BID), "nan", size, 1))  # type: ignore[arg-type]
+        out.append(m.tick_price(req_id, tick(m.TICK_ASK), "nan", size, 1))  # type: ignore[arg-type]
+        if subscription.instrument.is_option:
+            out.append(m.tick_option_computation_nan(req_id, tick(m.TICK_MODEL_OPTION)))
+        subscription.sent.clear()
+        subscription.sent["nan"] = True
+        return out
+
     def _tick_messages(self, subscription: Subscription, quote: Quote, effective: int) -> list[list[Field]]:
         faults = self.faults.state
         instrument = subscription.instrument
         mode = faults.bad_quotes.get(instrument.con_id)
         if mode == "absent":
             return []
+        if mode != "nan" and subscription.sent.pop("nan", None):
+            subscription.sent.clear()
         if mode == "stale":
             if subscription.frozen is None:
                 subscription.frozen = quote
@@ -560,8 +578,10 @@ class GatewayServer:
         bid: tuple[float, float] = (quote.bid, quote.bid_size) if _valid(quote.bid) else (-1.0, 0.0)
         ask: tuple[float, float] = (quote.ask, quote.ask_size) if _valid(quote.ask) else (-1.0, 0.0)
         greeks = quote.greeks
-        if mode == "nan":
+        if mode == "empty":
             bid, ask, greeks = (-1.0, 0.0), (-1.0, 0.0), None
+        elif mode == "nan":
+            return self._nan_ticks(subscription, out, tick, quote)
         elif mode == "zero":
             bid, ask = (0.0, max(quote.bid_size, 1.0)), (0.0, max(quote.ask_size, 1.0))
         elif mode == "crossed" and _valid(quote.ask):
@@ -579,7 +599,7 @@ class GatewayServer:
             else:
                 out.append(m.tick_price(req_id, tick(price_tick), touch[0], touch[1], 1))
             sent[key] = touch
-        if mode != "nan":
+        if mode != "empty":
             last = (quote.last, quote.last_size)
             if math.isfinite(quote.last) and sent.get("last") != last:
                 out.append(m.tick_price(req_id, tick(m.TICK_LAST), quote.last, quote.last_size))

@@ -189,7 +189,7 @@ def current_time(epoch_seconds: int) -> list[Field]:
 # -- market data -------------------------------------------------------------------------------
 
 
-def tick_price(req_id: int, tick_type: int, price: float, size: float, attributes: int = 0) -> list[Field]:
+def tick_price(req_id: int, tick_type: int, price: float | str, size: float, attributes: int = 0) -> list[Field]:
     return [TICK_PRICE, 6, req_id, tick_type, price, _qty(size), attributes]
 
 
@@ -223,6 +223,11 @@ def tick_option_computation(req_id: int, tick_type: int, greeks: Greeks | None) 
         round(greeks.theta, 6),
         round(greeks.underlying, 4),
     ]
+
+
+def tick_option_computation_nan(req_id: int, tick_type: int) -> list[Field]:
+    """Greeks that are all NaN: what a broken model computation looks like to a client."""
+    return [TICK_OPTION_COMPUTATION, req_id, tick_type, 1, *(["nan"] * 8)]
 
 
 def tick_req_params(req_id: int, min_tick: float, bbo_exchange: str, snapshot_permissions: int) -> list[Field]:
