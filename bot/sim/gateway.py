@@ -532,8 +532,8 @@ class GatewayServer:
             return out
         req_id = subscription.req_id
         size = max(quote.bid_size, 1.0)
-        out.append(m.tick_price(req_id, tick(m.TICK_BID), "nan", size, 1))  # type: ignore[arg-type]
-        out.append(m.tick_price(req_id, tick(m.TICK_ASK), "nan", size, 1))  # type: ignore[arg-type]
+        out.append(m.tick_price(req_id, tick(m.TICK_BID), "nan", size, 1))
+        out.append(m.tick_price(req_id, tick(m.TICK_ASK), "nan", size, 1))
         if subscription.instrument.is_option:
             out.append(m.tick_option_computation_nan(req_id, tick(m.TICK_MODEL_OPTION)))
         subscription.sent.clear()
