@@ -156,6 +156,8 @@ class ClientSession:
         self._held: list[bytes] = []
         self._deferred: list[list[str]] = []
         self._reply: Reply | None = None
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         self._handlers: dict[int, Callable[[list[str], Reply], None]] = {
@@ -193,10 +195,22 @@ class ClientSession:
         self.send_raw(encode_message(fields))
 
     def send_raw(self, data: bytes) -> None:
+        """Queue bytes; everything queued in one loop iteration goes out in a single write."""
         if self.closed or not data:
             return
+        self._out.append(data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._out:
+            return
+        data = b"".join(self._out)
+        self._out.clear()
         transport = self.writer.transport
-        if transport.is_closing():
+        if self.closed or transport.is_closing():
             return
         if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
             log.warning("client too slow; closing", client_id=self.client_id, peer=self.peer)
@@ -224,6 +238,7 @@ class ClientSession:
 
     def abort(self) -> None:
         if not self.closed:
+            self._flush()
             self.closed = True
             self.writer.transport.abort()
 
