@@ -49,7 +49,9 @@ def configure_logging(level: str = "INFO", file: Path | None = None, console: bo
             structlog.stdlib.ProcessorFormatter(
                 processors=[
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
+                    structlog.dev.ConsoleRenderer(
+                        colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+                    ),
                 ],
                 foreign_pre_chain=shared,
             )
@@ -71,3 +73,18 @@ def configure_logging(level: str = "INFO", file: Path | None = None, console: bo
         root.addHandler(file_handler)
     # ib_async logs every message at INFO; keep its chatter out unless debugging.
     logging.getLogger("ib_async").setLevel(logging.WARNING if level != "DEBUG" else logging.DEBUG)
+    if level != "DEBUG":
+        logging.getLogger("ib_async.wrapper").addFilter(_BenignIbErrors())
+
+
+class _BenignIbErrors(logging.Filter):
+    """ib_async logs every IB message code as an error; farm-OK notices and lost races are not errors.
+
+    The bot classifies every code itself (bot.broker.errors) and journals what matters.
+    """
+
+    CODES = (104, 2104, 2106, 2107, 2108, 2158, 10148, 10167, 399)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(message.startswith(f"Error {code},") for code in self.CODES)

@@ -63,15 +63,18 @@ class Contracts:
         self._cache: dict[str, Contract | None] = {}
 
     async def qualify(self, contracts: list[Contract]) -> list[Contract | None]:
+        # Keys first: ib_async fills in the contracts it qualifies, in place.
         keys = [_contract_key(contract) for contract in contracts]
-        missing = [contract for key, contract in zip(keys, contracts, strict=True) if key not in self._cache]
+        missing = [(key, contract) for key, contract in zip(keys, contracts, strict=True) if key not in self._cache]
         if missing:
             try:
-                results = await asyncio.wait_for(self.ib.qualifyContractsAsync(*missing), timeout=self.timeout)
+                results = await asyncio.wait_for(
+                    self.ib.qualifyContractsAsync(*(contract for _, contract in missing)), timeout=self.timeout
+                )
             except TimeoutError:
                 raise BrokerError(f"contract qualification of {len(missing)} contracts timed out") from None
-            for contract, result in zip(missing, results, strict=True):
-                self._cache[_contract_key(contract)] = result if isinstance(result, Contract) else None
+            for (key, _), result in zip(missing, results, strict=True):
+                self._cache[key] = result if isinstance(result, Contract) else None
         return [self._cache[key] for key in keys]
 
     async def vix_index(self) -> Contract:

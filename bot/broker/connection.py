@@ -30,6 +30,7 @@ from bot.config import LIVE_PORTS, PAPER_PORTS, BotConfig
 log = structlog.get_logger(__name__)
 
 READONLY_CLIENT_ID_OFFSET = 1000
+MAX_MESSAGES_PER_SECOND = 35
 LIVE_OPT_IN_VARIABLE = "ALVH_ALLOW_LIVE"
 
 
@@ -96,6 +97,9 @@ class IbConnection:
         self.config = config
         self.clock = clock
         self.ib = ib or IB()
+        # IB drops clients above 50 messages/s; ib_async's own throttle (45) leaves too little margin for
+        # a burst of order placements arriving together at the gateway.
+        self.ib.client.MaxRequests = MAX_MESSAGES_PER_SECOND
         self._on_event = on_event
         self._max_attempts = max_attempts
         self.state = LinkState.DISCONNECTED

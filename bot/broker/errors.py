@@ -30,6 +30,8 @@ _CLASSES: dict[int, ErrorClass] = {
     2100: ErrorClass.INFO,
     10167: ErrorClass.INFO,  # displaying delayed market data
     399: ErrorClass.INFO,  # order message (e.g. will be placed at the open)
+    104: ErrorClass.INFO,  # cannot modify a filled order: a modify that lost the race with a fill
+    10148: ErrorClass.INFO,  # cannot cancel, state Filled: a cancel that lost the race with a fill
     # connectivity
     1100: ErrorClass.CONNECTIVITY,
     1101: ErrorClass.CONNECTIVITY,
@@ -68,7 +70,6 @@ _CLASSES: dict[int, ErrorClass] = {
     202: ErrorClass.REJECTED,
     203: ErrorClass.REJECTED,
     10147: ErrorClass.REJECTED,
-    10148: ErrorClass.REJECTED,
     10149: ErrorClass.REJECTED,
     # fatal for trading
     103: ErrorClass.FATAL,  # duplicate order id

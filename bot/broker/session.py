@@ -119,7 +119,10 @@ class Broker:
     def today(self) -> dt.date:
         return self.clock.now().astimezone(self.timezone).date()
 
-    async def market_inputs(self, request: EvaluationRequest, held: list[OptionContract]) -> MarketInputs:
+    async def market_inputs(
+        self, request: EvaluationRequest, held: list[OptionContract], *, candidates: bool = True
+    ) -> MarketInputs:
+        """The planner's market inputs; ``candidates=False`` skips the contracts only a rebalance could buy."""
         if not self.connection.connected:
             raise BrokerError("not connected to the gateway")
         if self.connection.trading_blocked_reason:
@@ -134,7 +137,8 @@ class Broker:
         self.market.subscribe("SPX", spx_index, CORE)
 
         listing = await self._chain(today)
-        futures = await self._vix_futures(today, listing)
+        windows = self._window_expiries(listing, today) if candidates else set()
+        futures = await self._vix_futures(today, windows | {c.expiry for c in held})
         future_keys = {}
         for contract in futures:
             key = f"VX {contract.lastTradeDateOrContractMonth[:8]} {contract.tradingClass}"
@@ -148,7 +152,7 @@ class Broker:
             price, _ = future_price_for(expiry, today, future_quotes)
             if price is not None:
                 forwards[expiry] = price
-        wanted = candidate_options(listing, today, self.config.strategy, forwards)
+        wanted = candidate_options(listing, today, self.config.strategy, forwards) if candidates else []
         held_keys = {c.key for c in held}
         wanted_keys = {c.key for c in wanted}
         qualified = await self.contracts.options(
@@ -198,20 +202,31 @@ class Broker:
             self._listing = (today, await self.contracts.vix_chain())
         return self._listing[1]
 
-    async def _vix_futures(self, today: dt.date, listing: ChainListing) -> list[Contract]:
+    def _window_expiries(self, listing: ChainListing, today: dt.date) -> set[dt.date]:
+        found: set[dt.date] = set()
+        for bucket in ("near", "mid", "long"):
+            config = self.config.strategy.buckets.bucket(bucket)  # type: ignore[arg-type]
+            first = today + dt.timedelta(days=config.buy_window_min_dte)
+            last = today + dt.timedelta(days=config.buy_window_max_dte)
+            found.update(expiry for expiry, _ in listing.expiries_between(first, last))
+        return found
+
+    async def _vix_futures(self, today: dt.date, expiries: set[dt.date]) -> list[Contract]:
+        """VX1 and VX2 (contango), the futures of the option expiries needed, and for an expiry with no
+        future of its own the monthlies on either side of it (the planner interpolates between them)."""
         if self._futures is None or self._futures[0] != today:
             self._futures = (today, await self.contracts.vix_futures())
-        all_futures = [c for c in self._futures[1] if expiry_from_ib(c.lastTradeDateOrContractMonth) > today]
-        monthly = [c for c in all_futures if c.tradingClass == "VX"]
-        horizon = today + dt.timedelta(days=self.config.strategy.buckets.long.buy_window_max_dte + 35)
-        option_expiries = {e for dates in listing.expirations.values() for e in dates if e <= horizon}
-        chosen = {id(c): c for c in monthly[:2]}  # VX1 and VX2 for the contango signal
-        for contract in all_futures:
-            if expiry_from_ib(contract.lastTradeDateOrContractMonth) in option_expiries:
-                chosen[id(contract)] = contract
-        # Monthlies bracketing the long window, for interpolation when no same-expiry future is listed.
-        for contract in monthly:
-            if expiry_from_ib(contract.lastTradeDateOrContractMonth) <= horizon:
+        listed = [c for c in self._futures[1] if expiry_from_ib(c.lastTradeDateOrContractMonth) > today]
+        by_expiry = {expiry_from_ib(c.lastTradeDateOrContractMonth): c for c in listed}
+        monthly = [c for c in listed if c.tradingClass == "VX"]
+        chosen = {id(c): c for c in monthly[:2]}
+        for expiry in expiries:
+            if expiry in by_expiry:
+                chosen[id(by_expiry[expiry])] = by_expiry[expiry]
+                continue
+            below = [c for c in monthly if expiry_from_ib(c.lastTradeDateOrContractMonth) < expiry]
+            above = [c for c in monthly if expiry_from_ib(c.lastTradeDateOrContractMonth) > expiry]
+            for contract in below[-1:] + above[:1]:
                 chosen[id(contract)] = contract
         return sorted(chosen.values(), key=lambda c: c.lastTradeDateOrContractMonth)
 

@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.audit_cmd",
     "bot.cli.backtest_cmd",
     "bot.cli.gateway_cmd",
+    "bot.cli.run_cmd",
+    "bot.cli.control_cmd",
 )
 
 

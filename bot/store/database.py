@@ -24,7 +24,8 @@ SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS slots (slot_id TEXT PRIMARY KEY, layer TEXT);
+CREATE TABLE IF NOT EXISTS slots (slot_id TEXT PRIMARY KEY, layer TEXT, incoming TEXT);
+CREATE TABLE IF NOT EXISTS leftovers (contract_key TEXT PRIMARY KEY, layer TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS intents (
     intent_id TEXT PRIMARY KEY,
     cycle_id TEXT,
@@ -280,6 +281,37 @@ class Store:
                 _UPSERT_SLOT,
                 (slot_id, None if layer is None else layer.model_dump_json()),
             )
+
+    def incoming(self) -> dict[str, Layer]:
+        """Layers bought by a roll whose old layer is not yet sold, by slot."""
+        with self._lock:
+            rows = self._db.execute("SELECT slot_id, incoming FROM slots WHERE incoming IS NOT NULL").fetchall()
+        return {row["slot_id"]: Layer.model_validate_json(row["incoming"]) for row in rows}
+
+    def set_incoming(self, slot_id: str, layer: Layer | None) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO slots(slot_id, incoming) VALUES (?, ?) "
+                "ON CONFLICT(slot_id) DO UPDATE SET incoming = excluded.incoming",
+                (slot_id, None if layer is None else layer.model_dump_json()),
+            )
+
+    def leftovers(self) -> dict[str, tuple[Layer, str]]:
+        """Positions the bot owns outside any slot (an old layer a roll could not sell), by contract key."""
+        with self._lock:
+            rows = self._db.execute("SELECT contract_key, layer, reason FROM leftovers").fetchall()
+        return {row["contract_key"]: (Layer.model_validate_json(row["layer"]), row["reason"]) for row in rows}
+
+    def set_leftover(self, layer: Layer | None, contract_key: str, reason: str = "") -> None:
+        with self._transaction() as db:
+            if layer is None:
+                db.execute("DELETE FROM leftovers WHERE contract_key = ?", (contract_key,))
+            else:
+                db.execute(
+                    "INSERT INTO leftovers(contract_key, layer, reason) VALUES (?, ?, ?) ON CONFLICT(contract_key) "
+                    "DO UPDATE SET layer = excluded.layer, reason = excluded.reason",
+                    (contract_key, layer.model_dump_json(), reason),
+                )
 
     def move_layer(self, from_slot: str, to_slot: str) -> Layer:
         """Relabel a layer (a migration), in one transaction; the target slot must be empty."""

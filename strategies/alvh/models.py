@@ -9,6 +9,7 @@ price round-trips as the string "NaN" so a recorded bad quote stays a bad quote 
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -45,7 +46,7 @@ class OptionContract(FrozenModel):
         default=None, description="last trading day; default: the trading session before expiry (VIX)"
     )
 
-    @property
+    @cached_property
     def key(self) -> str:
         """A stable human-readable identity, independent of con_id."""
         return f"{self.symbol} {self.trading_class} {self.expiry:%Y%m%d} {self.right} {self.strike:g}"

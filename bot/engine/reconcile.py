@@ -1,0 +1,288 @@
+"""Reconciliation with the broker, at startup, after every reconnect and after 1101.
+
+1. Order ids only go up: the client's next id is raised to the highest this bot ever used.
+2. Executions since the last one seen are applied (once each, by execution id): fills that happened
+   while the bot was down or disconnected are not lost.
+3. Every unfinished intent is looked up by orderRef among the open orders of all clients and the
+   completed orders: found, it is adopted (status, order id, perm id); a *journaled* intent that never
+   reached the broker is sent now if it is still valid (exactly one order per intent), else expired; a
+   *sent* intent the broker does not know after bounded retries is marked unknown and the bot halts.
+4. The bot's layers are compared with the broker's VIX positions: a mismatch halts the bot and raises an
+   alert, never auto-corrected; VIX positions that are not the bot's are reported and left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+from ib_async import Trade
+
+from bot.broker.session import Broker
+from bot.clock import Clock
+from bot.config import BotConfig
+from bot.engine.executor import Executor
+from bot.engine.order_state import LIVE, TERMINAL, IntentStatus, apply_status, mark_expired, mark_unknown
+from bot.journal import Journal
+from bot.store.database import IntentRecord, Store
+from strategies.alvh.ids import INTENT_PREFIX
+
+log = structlog.get_logger(__name__)
+
+HaltSink = Callable[[str, str], Awaitable[None]]
+AlertSink = Callable[[str, str, dict[str, object]], None]
+RESEND_WINDOW = dt.timedelta(minutes=10)
+
+
+@dataclass
+class ReconcileReport:
+    reason: str
+    adopted: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    fills_applied: int = 0
+    duplicate_fills: int = 0
+    mismatches: list[str] = field(default_factory=list)
+    foreign_positions: list[str] = field(default_factory=list)
+    expired_layers: list[str] = field(default_factory=list)
+    halted: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not (self.unknown or self.mismatches)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.adopted)} adopted",
+            f"{len(self.completed)} completed",
+            f"{len(self.resent)} sent after recovery",
+            f"{len(self.expired)} expired",
+            f"{len(self.unknown)} unknown",
+            f"{self.fills_applied} fills applied ({self.duplicate_fills} duplicates ignored)",
+            f"{len(self.mismatches)} position mismatches",
+            f"{len(self.foreign_positions)} foreign VIX positions",
+        ]
+        return f"reconcile after {self.reason}: " + ", ".join(parts)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        broker: Broker,
+        store: Store,
+        journal: Journal,
+        executor: Executor,
+        config: BotConfig,
+        clock: Clock,
+        halt: HaltSink,
+        alert: AlertSink,
+    ) -> None:
+        self.broker = broker
+        self.store = store
+        self.journal = journal
+        self.executor = executor
+        self.config = config
+        self.clock = clock
+        self.halt = halt
+        self.alert = alert
+        self._lock = asyncio.Lock()
+        self.last_report: ReconcileReport | None = None
+
+    async def reconcile(self, reason: str) -> ReconcileReport:
+        async with self._lock:  # never two reconciliations at once
+            report = await self._reconcile(reason)
+            self.last_report = report
+            return report
+
+    async def _reconcile(self, reason: str) -> ReconcileReport:
+        report = ReconcileReport(reason)
+        orders = self.broker.orders
+        floor = int(self.store.get("order_id_floor", 0))
+        if floor:
+            orders.raise_order_id_floor(floor)
+
+        since_text = self.store.get("last_execution_time")
+        since = dt.datetime.fromisoformat(since_text) - dt.timedelta(days=1) if since_text else None
+        fills = await orders.executions(since)
+        for fill in sorted(fills, key=lambda f: f.execution.time):
+            ref = fill.execution.orderRef
+            if not ref or not ref.startswith(INTENT_PREFIX):
+                continue
+            if self.executor.apply_execution(fill, ref):
+                report.fills_applied += 1
+            else:
+                report.duplicate_fills += 1
+
+        unfinished = self.store.intents(statuses=[*LIVE, IntentStatus.JOURNALED, IntentStatus.UNKNOWN])
+        for attempt in range(self.config.execution.reconcile_retries):
+            open_trades = await orders.all_open_orders()
+            completed = await orders.completed_orders()
+            by_ref = _by_order_ref(open_trades, completed)
+            still_missing = []
+            for intent in unfinished:
+                trade = by_ref.get(intent.intent_id)
+                if trade is None:
+                    still_missing.append(intent)
+                    continue
+                self._adopt(intent, trade, report)
+            unfinished = still_missing
+            if not unfinished:
+                break
+            if attempt < self.config.execution.reconcile_retries - 1:
+                await asyncio.sleep(0.2 * (attempt + 1))
+        for intent in unfinished:
+            await self._resolve_missing(intent, report)
+
+        await self._compare_positions(report)
+        self.journal.record_reconcile(
+            "clean" if report.clean else "mismatch",
+            report.summary(),
+            intent_ids=[*report.adopted, *report.completed, *report.resent, *report.expired, *report.unknown],
+            details={
+                "mismatches": report.mismatches,
+                "foreign_positions": report.foreign_positions,
+                "unknown": report.unknown,
+                "expired": report.expired,
+                "expired_layers": report.expired_layers,
+                "resent": report.resent,
+            },
+        )
+        if report.unknown:
+            await self.halt(f"orders the broker does not know: {', '.join(report.unknown)}", "reconciliation")
+            report.halted = True
+        if report.mismatches:
+            await self.halt("position mismatch: " + "; ".join(report.mismatches), "reconciliation")
+            report.halted = True
+        log.info("reconciled", summary=report.summary())
+        return report
+
+    def _adopt(self, intent: IntentRecord, trade: Trade, report: ReconcileReport) -> None:
+        track = intent.track
+        if track.status == IntentStatus.JOURNALED:
+            track = track.__class__(quantity=track.quantity, status=IntentStatus.SENT, fills=track.fills)
+        with contextlib.suppress(ValueError):
+            track = apply_status(track, trade.orderStatus.status)
+        changes: dict[str, object] = {"status": track.status}
+        if trade.order.orderId:
+            changes["order_id"] = trade.order.orderId
+        if trade.order.permId:
+            changes["perm_id"] = trade.order.permId
+        if trade.order.lmtPrice and trade.order.lmtPrice > 0:
+            changes["limit_price"] = float(trade.order.lmtPrice)
+        self.store.update_intent(intent.intent_id, self.clock.now(), **changes)
+        (report.completed if track.status in TERMINAL else report.adopted).append(intent.intent_id)
+        self.journal.record_status(
+            intent.intent_id,
+            trade.order.orderId,
+            trade.orderStatus.status,
+            perm_id=trade.order.permId or None,
+            slot_id=intent.slot_id,
+            message=f"reconciled ({report.reason})",
+        )
+
+    async def _resolve_missing(self, intent: IntentRecord, report: ReconcileReport) -> None:
+        if intent.status == IntentStatus.JOURNALED:
+            fresh = self.clock.now() - intent.created_at <= RESEND_WINDOW
+            if fresh and intent.kind in ("buy", "sell", "place_harvest") and self.broker.connection.may_trade:
+                sent = await self.executor.send_recovered(intent)
+                if sent:
+                    report.resent.append(intent.intent_id)
+                    return
+            self.store.update_intent(
+                intent.intent_id,
+                self.clock.now(),
+                status=mark_expired(intent.track).status,
+                note="never reached the broker; not sent after recovery",
+            )
+            report.expired.append(intent.intent_id)
+            self.journal.record_status(
+                intent.intent_id,
+                None,
+                "Expired",
+                slot_id=intent.slot_id,
+                message="journaled but never sent; too old or not allowed to send now",
+            )
+            return
+        self.store.update_intent(
+            intent.intent_id,
+            self.clock.now(),
+            status=mark_unknown(intent.track).status,
+            note=f"not found at the broker after {self.config.execution.reconcile_retries} lookups",
+        )
+        report.unknown.append(intent.intent_id)
+        self.alert(
+            "unknown_order",
+            f"intent {intent.intent_id} was sent but the broker does not know it",
+            {"intent": intent.intent_id},
+        )
+
+    def _write_off_expired(self, report: ReconcileReport) -> None:
+        """Layers past expiry were settled by the exchange: they leave the book (not a mismatch)."""
+        today = self.broker.today()
+        for slot_id, layer in self.store.layers().items():
+            if layer is not None and layer.contract.expiry < today:
+                self.store.set_layer(slot_id, None)
+                report.expired_layers.append(f"{slot_id}: {layer.quantity} {layer.contract.key}")
+        for key, (layer, _) in self.store.leftovers().items():
+            if layer.contract.expiry < today:
+                self.store.set_leftover(None, key)
+                report.expired_layers.append(f"leftover: {layer.quantity} {key}")
+        if report.expired_layers:
+            self.alert(
+                "expired_layers",
+                "settled at expiry and removed from the book: " + "; ".join(report.expired_layers),
+                {"layers": report.expired_layers},
+            )
+
+    async def _compare_positions(self, report: ReconcileReport) -> None:
+        self._write_off_expired(report)
+        positions = await self.broker.positions()
+        actual: Counter[str] = Counter()
+        for position in positions:
+            if position.contract is not None and position.contract.symbol == "VIX":
+                actual[position.contract.key] += int(position.quantity)
+        expected: Counter[str] = Counter()
+        owner: dict[str, str] = {}
+        for slot_id, layer in self.store.layers().items():
+            if layer is not None:
+                expected[layer.contract.key] += layer.quantity
+                owner[layer.contract.key] = slot_id
+        for slot_id, layer in self.store.incoming().items():
+            expected[layer.contract.key] += layer.quantity
+            owner[layer.contract.key] = f"{slot_id} (incoming)"
+        for key, (layer, _) in self.store.leftovers().items():
+            expected[key] += layer.quantity
+            owner[key] = "leftover"
+        for key in sorted(set(actual) | set(expected)):
+            if key not in expected:
+                if actual[key] != 0:
+                    report.foreign_positions.append(f"{actual[key]:+d} {key}")
+                continue
+            if actual[key] != expected[key]:
+                report.mismatches.append(
+                    f"{owner[key]} should hold {expected[key]} {key}, the broker shows {actual[key]}"
+                )
+        if report.foreign_positions:
+            self.alert(
+                "foreign_positions",
+                "VIX positions that are not the bot's (left alone): " + ", ".join(report.foreign_positions),
+                {"positions": report.foreign_positions},
+            )
+
+
+def _by_order_ref(open_trades: list[Trade], completed: list[Trade]) -> dict[str, Trade]:
+    found: dict[str, Trade] = {}
+    for trade in completed:
+        if trade.order.orderRef:
+            found[trade.order.orderRef] = trade
+    for trade in open_trades:  # an open order is the more current view
+        if trade.order.orderRef:
+            found[trade.order.orderRef] = trade
+    return found
