@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from pathlib import Path
@@ -29,7 +30,9 @@ def send(state_dir: Path, request: ControlRequest, timeout: float = 600.0) -> Co
             raise BotNotRunningError(f"no running bot answers at {path} ({error.strerror})") from None
         except PermissionError:
             raise BotNotRunningError(f"permission denied on {path}: the bot runs as another user") from None
-        connection.sendall(request.model_dump_json().encode() + b"\n")
+        # The bot may have answered (a refusal) and closed already: then read what it said.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.sendall(request.model_dump_json().encode() + b"\n")
         buffer = b""
         while not buffer.endswith(b"\n"):
             chunk = connection.recv(65536)

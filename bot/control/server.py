@@ -88,6 +88,13 @@ class ControlServer:
                 await writer.wait_closed()
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> ControlResponse:
+        # Read the request first (bounded) so that even a refusal reaches a client that is still sending.
+        try:
+            line = await asyncio.wait_for(reader.readline(), timeout=10.0)
+        except (ValueError, asyncio.LimitOverrunError):
+            return ControlResponse(ok=False, exit_code=2, message=f"request longer than {MAX_REQUEST_BYTES} bytes")
+        except TimeoutError:
+            return ControlResponse(ok=False, exit_code=2, message="no request received within 10 s")
         try:
             peer = peer_of(writer)
         except (OSError, PermissionError) as error:
@@ -95,12 +102,6 @@ class ControlServer:
         if peer.uid != self._owner_uid:
             log.warning("control_refused_user", peer_user=peer.user, peer_uid=peer.uid)
             return ControlResponse(ok=False, exit_code=1, message=f"refused: user {peer.user} does not own this bot")
-        try:
-            line = await asyncio.wait_for(reader.readline(), timeout=10.0)
-        except (ValueError, asyncio.LimitOverrunError):
-            return ControlResponse(ok=False, exit_code=2, message=f"request longer than {MAX_REQUEST_BYTES} bytes")
-        except TimeoutError:
-            return ControlResponse(ok=False, exit_code=2, message="no request received within 10 s")
         try:
             request = ControlRequest.model_validate(json.loads(line))
         except json.JSONDecodeError as error:
