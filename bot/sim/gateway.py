@@ -192,6 +192,9 @@ class GatewayServer:
         self._last_history_push = 0.0
         self._dirty = True
         self.admin_handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any] | None = None
+        # Benchmark hook: called for every line that got ticks, with (client id, reqId, bid, ask, the
+        # perf_counter() at which this cycle's quotes were computed).
+        self.publish_observer: Callable[[int, int, object, object, float], None] | None = None
         self.cycles = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -493,6 +496,8 @@ class GatewayServer:
         sessions = [s for s in self.ready_sessions() if s.subscriptions]
         if not sessions:
             return
+        stamp = time.perf_counter()
+        observer = self.publish_observer
         in_session = self.model.in_session(now)
         live: dict[int, Instrument] = {}
         delayed: dict[int, Instrument] = {}
@@ -512,8 +517,12 @@ class GatewayServer:
             for subscription in list(session.subscriptions.values()):
                 effective = effective_data_type(subscription.requested_type, in_session)
                 quote = quotes[(subscription.instrument.con_id, effective in (3, 4))]
-                for fields in self._tick_messages(subscription, quote, effective):
+                messages = self._tick_messages(subscription, quote, effective)
+                for fields in messages:
                     chunks.append(encode_message(fields))
+                if messages and observer is not None:
+                    sent = subscription.sent
+                    observer(session.client_id or 0, subscription.req_id, sent.get("bid"), sent.get("ask"), stamp)
             if chunks:
                 session.send_raw(b"".join(chunks))
 

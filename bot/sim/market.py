@@ -788,9 +788,12 @@ def _interpolate(values: np.ndarray, position: float) -> float:
     return float(values[low] * (1 - weight) + values[low + 1] * weight)
 
 
+SIZE_BUCKET_SECONDS = 5
+
+
 def _sizes(con_id: int, moment: dt.datetime, low: int, high: int) -> tuple[float, float, float]:
-    """Displayed sizes that vary per contract and clock minute, deterministically."""
-    bucket = int(_epoch(moment) // 60)
+    """Displayed sizes that vary per contract every few clock seconds, deterministically."""
+    bucket = int(_epoch(moment) // SIZE_BUCKET_SECONDS)
     mixed = (con_id * 2654435761 + bucket * 40503) & 0xFFFFFFFF
     span = high - low
     return (

@@ -149,7 +149,8 @@ class ClientSession:
         self.positions_subscribed = False
         self.account_subscribed = False
         self.account_multi: set[int] = set()
-        self._arrivals: collections.deque[float] = collections.deque()
+        self._tokens = 50.0
+        self._bucket_time = time.monotonic()
         self._pacing_warned_at = 0.0
         self._rejected: collections.deque[float] = collections.deque()
         self._history_requests: collections.deque[float] = collections.deque()
@@ -317,15 +318,17 @@ class ClientSession:
             reply.finish()
 
     def _within_pacing(self) -> bool:
+        """IB's 50 messages/s: a token bucket (a burst of ``limit``, then ``limit`` per second); beyond it
+        the message is rejected with error 100, and a client that keeps pushing is disconnected."""
         limit = self.server.faults.state.pacing_limit
         if limit is None:
             return True
         now = time.monotonic()
-        arrivals = self._arrivals
-        arrivals.append(now)
-        while arrivals and now - arrivals[0] > 1.0:
-            arrivals.popleft()
-        if len(arrivals) <= limit:
+        elapsed = now - self._bucket_time
+        self._bucket_time = now
+        self._tokens = min(float(limit), self._tokens + elapsed * limit)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
             return True
         self._rejected.append(now)
         while self._rejected and now - self._rejected[0] > 1.0:
@@ -333,7 +336,9 @@ class ClientSession:
         if now - self._pacing_warned_at > 1.0:
             self._pacing_warned_at = now
             self.error(
-                -1, 100, f"Max rate of messages per second has been exceeded:max={limit} rec={len(arrivals)} (1)"
+                -1,
+                100,
+                f"Max rate of messages per second has been exceeded:max={limit} rec={limit + len(self._rejected)} (1)",
             )
         if len(self._rejected) > limit:
             log.warning("pacing violated twice over; disconnecting", client_id=self.client_id, peer=self.peer)

@@ -17,8 +17,6 @@ NY = ZoneInfo("America/New_York")
 MONDAY = dt.datetime(2025, 11, 24, 10, 30, tzinfo=NY)
 SPEED = 60.0  # one clock minute per wall second
 
-pytestmark = pytest.mark.e2e
-
 
 async def wait_until(predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.02) -> None:
     """Poll until ``predicate()`` is truthy; fail the test with a clear message after ``timeout``."""
