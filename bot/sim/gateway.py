@@ -130,6 +130,11 @@ class GatewayServer:
                 f"start with those (or use another state file)"
             )
         self._saved = saved
+        if saved is not None and start is not None and start < saved.clock_time:
+            raise GatewayConfigError(
+                f"--start {start.isoformat()} is before the time {state_path} was saved at "
+                f"({saved.clock_time.isoformat()}); a paper gateway's clock does not run backwards"
+            )
         if clock is None:
             begin = start or (saved.clock_time if saved else None) or self.scenario.start
             begin = begin or default_start(self.calendar)
@@ -186,7 +191,8 @@ class GatewayServer:
         self._listening = False
         self._resume_handle: asyncio.TimerHandle | None = None
         self.port = 0
-        self._last_now = self.clock.now()
+        # Resuming from state, the time between the save and now still has its events (closes, expiries).
+        self._last_now = min(saved.clock_time, self.clock.now()) if saved else self.clock.now()
         self._last_account_push = (time.monotonic(), self._last_now)
         self._last_persist = 0.0
         self._last_history_push = 0.0

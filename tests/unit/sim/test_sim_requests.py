@@ -59,5 +59,8 @@ def test_unsupported_features_are_named() -> None:
     request = parse_place_order(client_fields(178, "placeOrder", 8, VIX_CALL, order), 178)
     assert "Adaptive" in request.unsupported
     combo = Contract(secType="BAG", symbol="VIX", exchange="SMART", comboLegs=[])
-    request = parse_place_order(client_fields(178, "placeOrder", 9, combo, Order(action="BUY", totalQuantity=1, orderType="LMT", lmtPrice=1)), 178)
+    request = parse_place_order(
+        client_fields(178, "placeOrder", 9, combo, Order(action="BUY", totalQuantity=1, orderType="LMT", lmtPrice=1)),
+        178,
+    )
     assert "combo" in request.unsupported
