@@ -17,28 +17,10 @@ REPO = Path(__file__).resolve().parents[3]
 ALVH = Path(sys.executable).with_name("alvh")
 
 
-def start_gateway(state: Path) -> tuple[subprocess.Popen[str], int]:
-    process = subprocess.Popen(
-        [
-            str(ALVH),
-            "gateway",
-            "--port",
-            "0",
-            "--seed",
-            "1",
-            "--start",
-            "2025-11-24T10:30",
-            "--speed",
-            "30",
-            "--state",
-            str(state),
-            "--log-level",
-            "WARNING",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start_gateway(state: Path, start: str | None = "2025-11-24T10:30") -> tuple[subprocess.Popen[str], int]:
+    command = [str(ALVH), "gateway", "--port", "0", "--seed", "1", "--speed", "30", "--state", str(state)]
+    command += ["--log-level", "WARNING"] + (["--start", start] if start else [])
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
     line = process.stdout.readline()
     match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
@@ -100,12 +82,20 @@ def test_demo_script_admin_and_restart_with_state(tmp_path: Path) -> None:
 
     saved = json.loads(state.read_text())
     assert [e["order_ref"] for e in saved["executions"]] == ["gateway-demo"]
-    process, port = start_gateway(state)
+    process, port = start_gateway(state, start=None)  # resumes at the saved clock time
     try:
         status = admin(port, "status")["result"]
         assert isinstance(status, dict) and status["positions"] == 9
+        assert status["clock"]["now"] >= saved["clock_time"]  # type: ignore[index]
     finally:
         stop_gateway(process)
+    # Starting the clock before the saved time is refused: the paper account's history would be wrong.
+    refused = subprocess.run(
+        [str(ALVH), "gateway", "--port", "0", "--state", str(state), "--start", "2025-11-20T10:00"],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and "does not run backwards" in refused.stderr
 
 
 def test_gateway_refuses_a_non_loopback_host() -> None:
