@@ -107,8 +107,8 @@ class SimulatedClock:
         start: dt.datetime,
         speed: float = 1.0,
         calendar: ExchangeCalendar | _DefaultCalendar | None = DEFAULT_CALENDAR,
-        pre_open_minutes: float = 30.0,
-        post_close_minutes: float = 15.0,
+        pre_open_minutes: float = 15.0,
+        post_close_minutes: float = 10.0,
         wall: Callable[[], float] = time.monotonic,
     ) -> None:
         if not speed > 0:

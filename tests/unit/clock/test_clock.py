@@ -61,18 +61,18 @@ def test_jumps_over_the_night_to_shortly_before_the_next_open() -> None:
 def test_jumps_over_weekends_and_holidays() -> None:
     wall = FakeWall()
     # Wednesday before Thanksgiving 2025: Thursday is closed, Friday a half day.
-    clock = SimulatedClock(ny(2025, 11, 26, 16, 29), speed=60, wall=wall)
+    clock = SimulatedClock(ny(2025, 11, 26, 16, 24), speed=60, wall=wall)  # defaults: 15 min before, 10 after
     wall.advance(2)
-    assert clock.now() == ny(2025, 11, 28, 9, 1)
+    assert clock.now() == ny(2025, 11, 28, 9, 16)
     # Friday 28 Nov closes early (13:15 New York for index options); next is Monday.
-    clock = SimulatedClock(ny(2025, 11, 28, 13, 29), speed=60, wall=wall)
+    clock = SimulatedClock(ny(2025, 11, 28, 13, 24), speed=60, wall=wall)
     wall.advance(2)
-    assert clock.now() == ny(2025, 12, 1, 9, 1)
+    assert clock.now() == ny(2025, 12, 1, 9, 16)
 
 
 def test_start_in_a_closed_period_moves_to_the_next_window() -> None:
     clock = SimulatedClock(ny(2025, 11, 22, 12, 0), speed=1, wall=FakeWall())  # a Saturday
-    assert clock.now() == ny(2025, 11, 24, 9, 0)
+    assert clock.now() == ny(2025, 11, 24, 9, 15)
     assert clock.jump_count == 1
 
 
@@ -122,12 +122,12 @@ async def test_sleep_wakes_at_the_right_clock_time() -> None:
 
 
 async def test_sleep_until_a_moment_inside_the_night_wakes_after_the_jump() -> None:
-    clock = SimulatedClock(ny(2025, 11, 24, 16, 29, 50), speed=600)
+    clock = SimulatedClock(ny(2025, 11, 24, 16, 24, 50), speed=600)
     target = ny(2025, 11, 25, 3, 0)  # inside the closed period
     await asyncio.wait_for(clock.sleep_until(target), timeout=5)
     now = clock.now()
-    assert now >= ny(2025, 11, 25, 9, 0)
-    assert now < ny(2025, 11, 25, 9, 5)
+    assert now >= ny(2025, 11, 25, 9, 15)
+    assert now < ny(2025, 11, 25, 9, 20)
 
 
 async def test_concurrent_sleepers_wake_in_clock_order() -> None:
