@@ -515,15 +515,17 @@ class GatewayServer:
         if live:
             for con_id, quote in zip(live, self.model.quotes(list(live.values()), now), strict=True):
                 quotes[(con_id, False)] = quote
+        delayed_moment = now - DELAYED_BY
         if delayed:
-            for con_id, quote in zip(delayed, self.model.quotes(list(delayed.values()), now - DELAYED_BY), strict=True):
+            for con_id, quote in zip(delayed, self.model.quotes(list(delayed.values()), delayed_moment), strict=True):
                 quotes[(con_id, True)] = quote
         for session in sessions:
             chunks: list[bytes] = []
             for subscription in list(session.subscriptions.values()):
                 effective = effective_data_type(subscription.requested_type, in_session)
-                quote = quotes[(subscription.instrument.con_id, effective in (3, 4))]
-                messages = self._tick_messages(subscription, quote, effective)
+                delayed_line = effective in (3, 4)
+                quote = quotes[(subscription.instrument.con_id, delayed_line)]
+                messages = self._tick_messages(subscription, quote, effective, delayed_moment if delayed_line else now)
                 for fields in messages:
                     chunks.append(encode_message(fields))
                 if messages and observer is not None:
@@ -537,7 +539,7 @@ class GatewayServer:
         effective = effective_data_type(subscription.requested_type, self.model.in_session(now))
         moment = now - DELAYED_BY if effective in (3, 4) else now
         quote = self.model.quote(subscription.instrument, moment)
-        return self._tick_messages(subscription, quote, effective)
+        return self._tick_messages(subscription, quote, effective, moment)
 
     def _nan_ticks(
         self, subscription: Subscription, out: list[list[Field]], tick: Callable[[int], int], quote: Quote
@@ -555,7 +557,9 @@ class GatewayServer:
         subscription.sent["nan"] = True
         return out
 
-    def _tick_messages(self, subscription: Subscription, quote: Quote, effective: int) -> list[list[Field]]:
+    def _tick_messages(
+        self, subscription: Subscription, quote: Quote, effective: int, moment: dt.datetime
+    ) -> list[list[Field]]:
         faults = self.faults.state
         instrument = subscription.instrument
         mode = faults.bad_quotes.get(instrument.con_id)
@@ -618,6 +622,9 @@ class GatewayServer:
             last = (quote.last, quote.last_size)
             if math.isfinite(quote.last) and sent.get("last") != last:
                 out.append(m.tick_price(req_id, tick(m.TICK_LAST), quote.last, quote.last_size))
+                # The trade's time by the gateway's clock (ib_async: ticker.lastTimestamp).
+                stamp = int(self.model.state(moment).effective_epoch)
+                out.append(m.tick_string(req_id, tick(m.TICK_LAST_TIMESTAMP), str(stamp)))
                 sent["last"] = last
         if math.isfinite(quote.close) and sent.get("close") != quote.close:
             out.append(m.tick_price(req_id, tick(m.TICK_CLOSE), quote.close, 0))

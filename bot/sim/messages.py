@@ -90,6 +90,7 @@ CONTRACT_DATA = 10
 EXECUTION_DATA = 11
 MANAGED_ACCTS = 15
 HISTORICAL_DATA = 17
+HISTORICAL_DATA_UPDATE = 90
 TICK_OPTION_COMPUTATION = 21
 TICK_GENERIC = 45
 TICK_STRING = 46
@@ -118,7 +119,8 @@ COMPLETED_ORDER_END = 102
 TICK_BID_SIZE, TICK_BID, TICK_ASK, TICK_ASK_SIZE, TICK_LAST, TICK_LAST_SIZE = 0, 1, 2, 3, 4, 5
 TICK_HIGH, TICK_LOW, TICK_VOLUME, TICK_CLOSE, TICK_OPEN = 6, 7, 8, 9, 14
 TICK_MODEL_OPTION = 13
-DELAYED_TICK = {0: 69, 1: 66, 2: 67, 3: 70, 4: 68, 5: 71, 6: 72, 7: 73, 8: 74, 9: 75, 14: 76, 13: 83}
+TICK_LAST_TIMESTAMP = 45
+DELAYED_TICK = {0: 69, 1: 66, 2: 67, 3: 70, 4: 68, 5: 71, 6: 72, 7: 73, 8: 74, 9: 75, 14: 76, 13: 83, 45: 88}
 
 ORDER_TYPES = "LMT,MKT,DAY,GTC,IOC,WHATIF"
 UNSET_TEXT = format_float(UNSET_DOUBLE)
@@ -361,6 +363,11 @@ def historical_data(
     for date, open_, high, low, close, volume, wap, count in bars:
         fields += [date, open_, high, low, close, _qty(volume), wap, count]
     return fields
+
+
+def historical_data_update(req_id: int, date: str, open_: float, high: float, low: float, close: float) -> list[Field]:
+    """keepUpToDate: the bar in progress (barCount, date, open, close, high, low, WAP, volume)."""
+    return [HISTORICAL_DATA_UPDATE, req_id, -1, date, open_, close, high, low, close, 0]
 
 
 # -- account -------------------------------------------------------------------------------------

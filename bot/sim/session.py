@@ -611,7 +611,7 @@ class ClientSession:
             if values == subscription.last_sent:
                 continue
             subscription.last_sent = values
-            self.send([90, subscription.req_id, -1, values[0], bar.open, bar.close, bar.high, bar.low, bar.close, 0])
+            self.send(m.historical_data_update(subscription.req_id, values[0], bar.open, bar.high, bar.low, bar.close))
 
     # -- time and ids ----------------------------------------------------------------------------------
 

@@ -123,6 +123,9 @@ async def test_streaming_ticks_with_model_greeks(gateway: GatewayServer, ib: IB)
     assert index_ticker.last == pytest.approx(gateway.model.state(gateway.clock.now()).vix, abs=0.5)
     assert index_ticker.close > 0 and index_ticker.high >= index_ticker.low
     assert ticker.minTick == 0.01
+    # Trade times follow the gateway's clock, not the wall clock.
+    assert ticker.lastTimestamp is not None
+    assert abs((ticker.lastTimestamp - gateway.clock.now()).total_seconds()) < 600
     ib.cancelMktData(option)
     await asyncio.sleep(0.2)
     assert gateway.market_data_lines_in_use() == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 from ib_async.contract import ContractDetails
@@ -178,6 +179,12 @@ def test_tick_option_computation() -> None:
     assert args == (9, 83, 1, -1.0, -2.0, -1.0, -1.0, -2.0, -2.0, -2.0, -1.0)
 
 
+def test_tick_option_computation_nan() -> None:
+    name, args = decode_one(m.tick_option_computation_nan(9, 13))
+    assert name == "tickOptionComputation" and args[:3] == (9, 13, 1)
+    assert all(math.isnan(value) for value in args[3:])
+
+
 def test_tick_req_params_market_data_type_snapshot_end() -> None:
     assert decode_one(m.tick_req_params(3, 0.01, "SMART", 3)) == ("tickReqParams", (3, 0.01, "SMART", 3))
     assert decode_one(m.market_data_type(3, 3)) == ("marketDataType", (3, 3))
@@ -258,6 +265,21 @@ def test_historical_data() -> None:
         15.4,
     )
     assert calls[2][1] == (6, "20241124 10:30:00", "20251124 10:30:00")
+
+
+def test_historical_data_update() -> None:
+    name, (req_id, bar) = decode_one(
+        m.historical_data_update(6, "20251124 10:30:00 America/New_York", 15.1, 15.6, 14.9, 15.2)
+    )
+    assert (name, req_id) == ("historicalDataUpdate", 6)
+    assert (bar.date, bar.open, bar.high, bar.low, bar.close, bar.barCount) == (
+        "20251124 10:30:00 America/New_York",
+        15.1,
+        15.6,
+        14.9,
+        15.2,
+        -1,
+    )
 
 
 # -- account -------------------------------------------------------------------------------------------
