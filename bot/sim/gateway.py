@@ -329,9 +329,22 @@ class GatewayServer:
         if self._listening or self._loop is None:
             return
         self.faults.state.refuse_until = 0.0
-        task = self._loop.create_task(self._listen(self.port))
+        task = self._loop.create_task(self._relisten())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _relisten(self) -> None:
+        """Listen on the same port again; retry while the operating system still holds it."""
+        for attempt in range(50):
+            try:
+                await self._listen(self.port)
+                log.info("accepting connections again", port=self.port)
+                return
+            except OSError as error:
+                if attempt == 0:
+                    log.warning("cannot listen again yet; retrying", port=self.port, error=str(error))
+                await asyncio.sleep(0.2)
+        log.error("gave up listening again", port=self.port)
 
     def ready_sessions(self, client_id: int | None = None) -> list[ClientSession]:
         return [
