@@ -146,3 +146,18 @@ async def test_market_order_and_resting_sell_filled_by_a_spike(gateway: GatewayS
     assert fill.commissionReport.realizedPNL == pytest.approx((target - entry) * 300 - 2 * 3.15, abs=0.05)
     await wait_until(lambda: all(p.contract.conId != option.conId for p in ib.positions()))
     assert not math.isnan(fill.execution.price)
+
+
+async def test_ioc_and_partial_fills(gateway: GatewayServer, ib: IB) -> None:
+    option = await vix_call(ib)
+    bid, _ = await quote(ib, option)
+    missed = ib.placeOrder(option, LimitOrder("BUY", 1, round_to_tick(110, bid * 0.5, "down"), tif="IOC"))
+    await wait_until(lambda: missed.orderStatus.status == "Cancelled")
+    assert missed.fills == []
+    gateway.faults.partial_fills(True)
+    big = ib.placeOrder(option, MarketOrder("BUY", 1500, orderRef="big"))
+    await wait_until(lambda: big.orderStatus.status == "Filled", timeout=10)
+    assert len(big.fills) >= 2  # filled in slices of the displayed size
+    assert sum(f.execution.shares for f in big.fills) == 1500
+    assert big.fills[-1].execution.cumQty == 1500
+    assert max(f.execution.shares for f in big.fills) <= 400
