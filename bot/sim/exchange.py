@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -217,7 +217,7 @@ class PaperExchange:
             and self._reference_price(request, instrument, moment) * request.total_quantity * instrument.multiplier
             > summary["AvailableFunds"]
         ):
-            impact = MarginImpact(**{**impact.__dict__, "warning": "Insufficient funds for this order"})
+            impact = replace(impact, warning="Insufficient funds for this order")
         order = self._new_record(client_id, request, instrument, exchange, moment, perm_id=0)
         order.status = "PreSubmitted"
         return order, instrument, impact
@@ -238,7 +238,7 @@ class PaperExchange:
             account=self.account.account_id,
             con_id=instrument.con_id,
             exchange=exchange,
-            action=request.action,  # type: ignore[arg-type]
+            action="BUY" if request.action == "BUY" else "SELL",
             total_quantity=float(request.total_quantity),
             order_type=request.order_type,
             limit_price=request.limit_price if request.order_type == "LMT" else None,
@@ -428,7 +428,7 @@ class PaperExchange:
             account=self.account.account_id,
             con_id=instrument.con_id,
             exchange=instrument.exchange,
-            side=side,  # type: ignore[arg-type]
+            side="BOT" if side == "BOT" else "SLD",
             shares=fill.quantity,
             price=fill.price,
             perm_id=order.perm_id,

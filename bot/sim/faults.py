@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from bot.sim.gateway import GatewayServer
 
 QuoteFault = Literal["nan", "empty", "absent", "crossed", "stale", "zero"]
-QUOTE_FAULTS = ("nan", "empty", "absent", "crossed", "stale", "zero")
+QUOTE_FAULTS: tuple[QuoteFault, ...] = ("nan", "empty", "absent", "crossed", "stale", "zero")
 REQUEST_TYPES = tuple(sorted(set(REQUEST_NAMES.values()) - {"startApi"}))
 
 
@@ -201,9 +201,12 @@ class Faults:
         if mode is None:
             self.state.bad_quotes.pop(con_id, None)
             return
-        if mode not in QUOTE_FAULTS:
+        for known in QUOTE_FAULTS:
+            if mode == known:
+                self.state.bad_quotes[con_id] = known
+                break
+        else:
             raise FaultError(f"mode must be one of {', '.join(QUOTE_FAULTS)}")
-        self.state.bad_quotes[con_id] = mode  # type: ignore[assignment]
         self._server.quotes_faulted(con_id)
 
     def competing_session(self, active: bool = True) -> None:

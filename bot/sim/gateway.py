@@ -251,9 +251,6 @@ class GatewayServer:
         self._persist()
         log.info("paper gateway stopped", port=self.port)
 
-    async def serve_until(self, stopped: asyncio.Event) -> None:
-        await stopped.wait()
-
     def loop_call_later(self, delay: float, callback: Callable[[], Any]) -> None:
         assert self._loop is not None
         self._loop.call_later(delay, callback)
@@ -282,9 +279,6 @@ class GatewayServer:
         finally:
             if task is not None:
                 self._tasks.discard(task)
-
-    def session_ready(self, session: ClientSession) -> None:
-        pass
 
     def session_closed(self, session: ClientSession) -> None:
         if session in self.sessions:

@@ -176,9 +176,7 @@ class MarketModel:
             first_day = max(first_day, self.replay.first_date)
         sessions = self.calendar.sessions_between(first_day, self.start.date() + dt.timedelta(days=400))
         start_index = next(i for i, s in enumerate(sessions) if s.close > self.start)
-        keep_from = 0 if self.replay is not None else max(0, start_index - history)
-        if self.replay is not None:
-            keep_from = max(0, start_index - history)
+        keep_from = max(0, start_index - history)
         self._sessions = sessions[keep_from:]
         self._opens = [_epoch(s.open) for s in self._sessions]
         self._closes = [_epoch(s.close) for s in self._sessions]
@@ -281,14 +279,12 @@ class MarketModel:
             for index in range(count):
                 self._append_replay(index)
             return
+        # The past has no scripted spikes (they are relative to the start); its jumps are in the base.
         base = math.log(p.vix_long_run)
-        bases: list[float] = []
         totals: list[float] = []
         for index in range(count):
-            base, total, _ = self._generated_step(index, base, base if not totals else totals[-1])
-            total = base  # no scripted spikes in the past; jumps are part of the base
-            bases.append(base)
-            totals.append(total)
+            base, _, _ = self._generated_step(index, base, base)
+            totals.append(base)
         # Bend the past so that it ends exactly at the starting level (a linear ramp over ~3 months).
         correction = math.log(p.vix_start) - totals[-1]
         ramp = min(60, count)
@@ -664,7 +660,7 @@ class MarketModel:
 
     def _option_theoretical(
         self, instruments: Sequence[Instrument], moment: dt.datetime, state: MarketState
-    ) -> tuple[np.ndarray, Greeks | None, list[Greeks]]:
+    ) -> tuple[np.ndarray, list[Greeks]]:
         p = self.parameters
         count = len(instruments)
         strikes = np.array([i.strike for i in instruments])
@@ -674,7 +670,7 @@ class MarketModel:
         days = seconds / 86400.0
         years = seconds / SECONDS_PER_YEAR
         if instruments[0].symbol == "VIX":
-            forwards = np.array([self.futures_price(i.expiry, moment) for i in instruments])  # type: ignore[arg-type]
+            forwards = np.array([self.futures_price(_expiry(i), moment) for i in instruments])
             vols = self.vix_option_vol(forwards, strikes, days, state.vix)
             values = black76(rights, forwards, strikes, years, vols, p.rate)
             underlying = forwards
@@ -696,10 +692,10 @@ class MarketModel:
             )
             for k in range(count)
         ]
-        return values.price, None, greeks
+        return values.price, greeks
 
     def _option_quotes(self, instruments: Sequence[Instrument], moment: dt.datetime, state: MarketState) -> list[Quote]:
-        prices, _, greeks = self._option_theoretical(instruments, moment, state)
+        prices, greeks = self._option_theoretical(instruments, moment, state)
         closes = self._option_closes(instruments, moment)
         quotes: list[Quote] = []
         for k, instrument in enumerate(instruments):
@@ -729,7 +725,7 @@ class MarketModel:
         missing = [i for i in instruments if (i.con_id, key_epoch) not in self._close_cache]
         if missing:
             state = self.state(previous)
-            prices, _, _ = self._option_theoretical(missing, previous, state)
+            prices, _ = self._option_theoretical(missing, previous, state)
             for instrument, price in zip(missing, prices, strict=True):
                 rule = RULE_VIX_OPTION if instrument.symbol == "VIX" else RULE_SPX_OPTION
                 self._close_cache[(instrument.con_id, key_epoch)] = round_to_tick(rule, float(price))
@@ -746,7 +742,7 @@ class MarketModel:
         if instrument.is_future:
             assert instrument.expiry is not None
             return self.futures_price(instrument.expiry, moment)
-        prices, _, _ = self._option_theoretical([instrument], moment, self.state(moment))
+        prices, _ = self._option_theoretical([instrument], moment, self.state(moment))
         return float(prices[0])
 
     def settlement_value(self, instrument: Instrument) -> float:
@@ -759,6 +755,12 @@ class MarketModel:
         if instrument.right == "C":
             return round(max(0.0, spot - instrument.strike), 2)
         return round(max(0.0, instrument.strike - spot), 2)
+
+
+def _expiry(instrument: Instrument) -> dt.date:
+    if instrument.expiry is None:
+        raise ValueError(f"{instrument.describe()} has no expiry")
+    return instrument.expiry
 
 
 def _bridge(knots: Sequence[tuple[int, float]], increments: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from bot.sim.exchange import OrderRequest
 from bot.sim.listings import ContractQuery
@@ -40,7 +41,7 @@ def read_contract(reader: FieldReader) -> ContractQuery:
 
 
 def with_include_expired(query: ContractQuery, include_expired: bool) -> ContractQuery:
-    return ContractQuery(**{**query.__dict__, "include_expired": include_expired})
+    return replace(query, include_expired=include_expired)
 
 
 def parse_place_order(fields: Sequence[str], server_version: int) -> OrderRequest:

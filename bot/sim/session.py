@@ -42,7 +42,7 @@ from bot.sim.protocol import (
     parse_version_range,
     read_frame,
 )
-from bot.sim.records import Instrument, Quote
+from bot.sim.records import Instrument, OrderRecord, Quote
 from bot.sim.requests import parse_place_order, read_contract, with_include_expired
 
 if TYPE_CHECKING:
@@ -366,7 +366,6 @@ class ClientSession:
         ):
             self.error(-1, code, text)
         log.info("client connected", client_id=client_id, version=self.version, peer=self.peer)
-        self.server.session_ready(self)
 
     # -- connectivity ------------------------------------------------------------------------------
 
@@ -650,7 +649,7 @@ class ClientSession:
     def _req_global_cancel(self, fields: list[str], reply: Reply) -> None:
         self.server.exchange.cancel_all(self.server.clock.now())
 
-    def _send_open_orders(self, orders: list, reply: Reply) -> None:  # type: ignore[type-arg]
+    def _send_open_orders(self, orders: list[OrderRecord], reply: Reply) -> None:
         exchange = self.server.exchange
         for order in orders:
             instrument = exchange.instrument(order.con_id)

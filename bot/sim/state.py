@@ -127,7 +127,11 @@ def from_json(data: dict[str, Any]) -> GatewayState:
         exec_sequence=int(data["exec_sequence"]),
         max_order_id={int(k): int(v) for k, v in data["max_order_id"].items()},
         shocks=[
-            Shock(at=_parse(s["at"]), log_shift=float(s["log_shift"]), half_life_days=float(s["half_life_days"]))  # type: ignore[arg-type]
+            Shock(
+                at=dt.datetime.fromisoformat(s["at"]),
+                log_shift=float(s["log_shift"]),
+                half_life_days=float(s["half_life_days"]),
+            )
             for s in data.get("shocks", [])
         ],
     )
