@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from ib_async import IB
 
 from bot.sim.gateway import GatewayServer
-
-NY = ZoneInfo("America/New_York")
-MONDAY = dt.datetime(2025, 11, 24, 10, 30, tzinfo=NY)
-SPEED = 60.0  # one clock minute per wall second
-
-
-async def wait_until(predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.02) -> None:
-    """Poll until ``predicate()`` is truthy; fail the test with a clear message after ``timeout``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
-
-
-class ErrorLog:
-    """Every error/warning the client sees: (reqId, code, message)."""
-
-    def __init__(self, ib: IB) -> None:
-        self.entries: list[tuple[int, int, str]] = []
-        ib.errorEvent += self._on_error
-
-    def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:
-        self.entries.append((req_id, code, message))
-
-    def codes(self) -> list[int]:
-        return [code for _, code, _ in self.entries]
-
-
-async def connect(port: int, client_id: int = 1, timeout: float = 10.0) -> IB:
-    ib = IB()
-    await ib.connectAsync("127.0.0.1", port, clientId=client_id, timeout=timeout)
-    return ib
+from tests.e2e.gateway.gateway_support import MONDAY, SPEED, connect
 
 
 @pytest.fixture

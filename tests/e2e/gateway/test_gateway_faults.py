@@ -12,8 +12,7 @@ from ib_async import IB, Index, LimitOrder, Option
 
 from bot.sim.gateway import GatewayServer
 from bot.sim.listings import round_to_tick
-from tests.e2e.gateway.conftest import NY, ErrorLog, connect, wait_until
-from tests.e2e.gateway.test_gateway_orders import quote, vix_call
+from tests.e2e.gateway.gateway_support import NY, ErrorLog, connect, quote, vix_call, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.sim.gateway import GatewayServer
-from tests.e2e.gateway.conftest import MONDAY, SPEED
+from tests.e2e.gateway.gateway_support import MONDAY, SPEED
 
 pytestmark = pytest.mark.e2e
 

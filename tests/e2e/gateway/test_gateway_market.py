@@ -10,7 +10,7 @@ import pytest
 from ib_async import IB, ContFuture, Future, Index, Option
 
 from bot.sim.gateway import GatewayServer
-from tests.e2e.gateway.conftest import MONDAY, ErrorLog, wait_until
+from tests.e2e.gateway.gateway_support import MONDAY, ErrorLog, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -9,24 +9,9 @@ from ib_async import IB, ExecutionFilter, LimitOrder, MarketOrder, Option, Order
 
 from bot.sim.gateway import GatewayServer
 from bot.sim.listings import round_to_tick
-from tests.e2e.gateway.conftest import ErrorLog, wait_until
+from tests.e2e.gateway.gateway_support import ErrorLog, quote, vix_call, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-async def vix_call(ib: IB, index: int = 1, strike: float = 20.0) -> Option:
-    chains = await ib.reqSecDefOptParamsAsync("VIX", "", "IND", 13455763)
-    monthly = next(c for c in chains if c.tradingClass == "VIX" and c.exchange == "SMART")
-    option = Option("VIX", sorted(monthly.expirations)[index], strike, "C", "SMART", tradingClass="VIX")
-    await ib.qualifyContractsAsync(option)
-    assert option.conId
-    return option
-
-
-async def quote(ib: IB, contract: Option) -> tuple[float, float]:
-    [ticker] = await ib.reqTickersAsync(contract)
-    assert ticker.bid > 0 and ticker.ask > ticker.bid
-    return ticker.bid, ticker.ask
 
 
 async def test_place_modify_fill_with_executions_commissions_positions(gateway: GatewayServer, ib: IB) -> None:

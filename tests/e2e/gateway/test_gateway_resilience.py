@@ -11,8 +11,7 @@ from ib_async import IB, LimitOrder, MarketOrder
 
 from bot.sim.gateway import GatewayConfigError, GatewayServer
 from bot.sim.listings import round_to_tick
-from tests.e2e.gateway.conftest import MONDAY, NY, SPEED, connect, wait_until
-from tests.e2e.gateway.test_gateway_orders import quote, vix_call
+from tests.e2e.gateway.gateway_support import MONDAY, NY, SPEED, connect, quote, vix_call, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,7 @@ from ib_async import IB, Index, LimitOrder, MarketOrder
 from bot.sim.gateway import GatewayServer
 from bot.sim.listings import round_to_tick
 from bot.sim.scenarios import REPO_SHARED_DATA
-from tests.e2e.gateway.conftest import NY, connect, wait_until
-from tests.e2e.gateway.test_gateway_orders import vix_call
+from tests.e2e.gateway.gateway_support import NY, connect, vix_call, wait_until
 
 pytestmark = pytest.mark.e2e
 
