@@ -61,6 +61,7 @@ class Contracts:
         self.ib = ib
         self.timeout = timeout
         self._cache: dict[str, Contract | None] = {}
+        self._expiries: dict[tuple[str, dt.date, str, str, str], dict[str, Contract]] = {}
 
     async def qualify(self, contracts: list[Contract]) -> list[Contract | None]:
         # Keys first: ib_async fills in the contracts it qualifies, in place.
@@ -126,7 +127,63 @@ class Contracts:
         return ChainListing(expirations, strikes, exchange)
 
     async def options(self, wanted: list[OptionContract], exchange: str) -> dict[str, Contract]:
-        """Qualified IB contracts for the wanted options, by contract key; unlisted ones are left out."""
+        """Qualified IB contracts for the wanted options, by contract key; unlisted ones are left out.
+
+        One contract-details request per (expiry, trading class) lists every strike of that expiry, so a
+        chain of candidates costs a handful of requests, not one per option (IB paces messages)."""
+        found: dict[str, Contract] = {}
+        groups: dict[tuple[str, dt.date, str, str], list[OptionContract]] = {}
+        for contract in wanted:
+            groups.setdefault((contract.symbol, contract.expiry, contract.trading_class, contract.right), []).append(
+                contract
+            )
+        singles: list[OptionContract] = []
+        for (symbol, expiry, trading_class, right), members in groups.items():
+            listed = await self._expiry_listing(symbol, expiry, trading_class, right, exchange)
+            if listed is None:
+                singles.extend(members)
+                continue
+            for contract in members:
+                if contract.key in listed:
+                    found[contract.key] = listed[contract.key]
+                else:
+                    log.info("option_not_listed", contract=contract.key)
+        if singles:
+            found.update(await self._options_one_by_one(singles, exchange))
+        return found
+
+    async def _expiry_listing(
+        self, symbol: str, expiry: dt.date, trading_class: str, right: str, exchange: str
+    ) -> dict[str, Contract] | None:
+        key = (symbol, expiry, trading_class, right, exchange)
+        if key in self._expiries:
+            return self._expiries[key]
+        query = Option(
+            symbol=symbol,
+            lastTradeDateOrContractMonth=expiry.strftime("%Y%m%d"),
+            right=right,
+            exchange=exchange,
+            currency="USD",
+            tradingClass=trading_class,
+        )
+        try:
+            details = await asyncio.wait_for(self.ib.reqContractDetailsAsync(query), timeout=self.timeout)
+        except TimeoutError:
+            raise BrokerError(f"contract details of {symbol} {trading_class} {expiry} timed out") from None
+        if not details:
+            return None
+        listing: dict[str, Contract] = {}
+        for detail in details:
+            contract = detail.contract
+            if contract is None or contract.secType != "OPT":
+                continue
+            if exchange == "SMART":
+                contract.exchange = "SMART"
+            listing[option_contract_from_ib(contract).key] = contract
+        self._expiries[key] = listing
+        return listing
+
+    async def _options_one_by_one(self, wanted: list[OptionContract], exchange: str) -> dict[str, Contract]:
         requests = [
             Option(
                 symbol=c.symbol,

@@ -137,7 +137,7 @@ class IbConnection:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self._max_attempts),
-                wait=wait_random_exponential(multiplier=0.5, max=30),
+                wait=wait_random_exponential(multiplier=0.2, max=30),
                 retry=retry_if_exception_type((ConnectionError, OSError, TimeoutError, BrokerError)),
                 reraise=True,
             ):

@@ -124,20 +124,48 @@ class MarketData:
         ticker = subscription.ticker
         return _valid(ticker.bid) and _valid(ticker.ask)
 
-    async def wait_for_quotes(self, keys: list[str], timeout: float, need_greeks: set[str] | None = None) -> list[str]:
-        """Wait until every key has a two-sided quote (and greeks where asked); returns the keys still missing."""
-        need_greeks = need_greeks or set()
-        deadline = asyncio.get_running_loop().time() + timeout
+    def has_price(self, key: str) -> bool:
+        """An index has no bid/ask: a last or close price is what it quotes."""
+        subscription = self._subscriptions.get(key)
+        if subscription is None:
+            return False
+        ticker = subscription.ticker
+        return any(_valid(value) and (value or 0) > 0 for value in (ticker.last, ticker.close))
+
+    async def wait_for_quotes(
+        self,
+        keys: list[str],
+        timeout: float,
+        need_greeks: set[str] | None = None,
+        greeks_grace: float = 0.5,
+        price_only: set[str] | None = None,
+    ) -> list[str]:
+        """Wait until every key quotes (two-sided, or a price for ``price_only`` keys); then give the model
+        greeks of ``need_greeks`` a short grace (the planner computes its own delta without them). Returns the
+        keys still without a quote."""
+        price_only = price_only or set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+
+        def quoting(key: str) -> bool:
+            return self.has_price(key) if key in price_only else self.has_two_sided_quote(key)
+
         while True:
-            missing = [
+            missing = [key for key in keys if not quoting(key)]
+            if not missing or loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.005)
+        greeks_deadline = min(deadline, loop.time() + greeks_grace)
+        while need_greeks and loop.time() < greeks_deadline:
+            waiting = [
                 key
-                for key in keys
-                if not self.has_two_sided_quote(key)
-                or (key in need_greeks and self._subscriptions[key].ticker.modelGreeks is None)
+                for key in need_greeks
+                if key in self._subscriptions and self._subscriptions[key].ticker.modelGreeks is None and quoting(key)
             ]
-            if not missing or asyncio.get_running_loop().time() >= deadline:
-                return missing
-            await asyncio.sleep(0.02)
+            if not waiting:
+                break
+            await asyncio.sleep(0.005)
+        return missing
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         now = self.clock.now()

@@ -16,6 +16,8 @@ class Orders:
         self.timeout = timeout
         self.account = account
         self.messages_sent = 0
+        # ib_async keys these requests by a fixed name: two at once would overwrite each other's answer.
+        self._keyed = asyncio.Lock()
 
     def place(
         self, contract: Contract, side: str, quantity: int, limit_price: float, tif: str, order_ref: str
@@ -43,10 +45,12 @@ class Orders:
         return int(self.ib.client._reqIdSeq)
 
     async def all_open_orders(self) -> list[Trade]:
-        return await self._bounded(self.ib.reqAllOpenOrdersAsync(), "open orders")
+        async with self._keyed:
+            return await self._bounded(self.ib.reqAllOpenOrdersAsync(), "open orders")
 
     async def completed_orders(self) -> list[Trade]:
-        return await self._bounded(self.ib.reqCompletedOrdersAsync(apiOnly=False), "completed orders")
+        async with self._keyed:
+            return await self._bounded(self.ib.reqCompletedOrdersAsync(apiOnly=False), "completed orders")
 
     async def executions(self, since: dt.datetime | None) -> list[Fill]:
         executions_filter = ExecutionFilter()

@@ -76,6 +76,7 @@ class Broker:
         self.timezone = ZoneInfo(config.strategy.schedule.timezone)
         self._listing: tuple[dt.date, ChainListing] | None = None
         self._futures: tuple[dt.date, list[Contract]] | None = None
+        self._positions_lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self.connection.connect()
@@ -89,9 +90,10 @@ class Broker:
 
     async def positions(self) -> list[BrokerPosition]:
         try:
-            raw: list[Position] = await asyncio.wait_for(
-                self.ib.reqPositionsAsync(), timeout=self.config.connection.request_timeout_seconds
-            )
+            async with self._positions_lock:  # ib_async answers concurrent position requests to one waiter
+                raw: list[Position] = await asyncio.wait_for(
+                    self.ib.reqPositionsAsync(), timeout=self.config.connection.request_timeout_seconds
+                )
         except TimeoutError:
             raise BrokerError("positions request timed out") from None
         account = self.connection.account
@@ -144,7 +146,7 @@ class Broker:
             key = f"VX {contract.lastTradeDateOrContractMonth[:8]} {contract.tradingClass}"
             self.market.subscribe(key, contract, FUTURE)
             future_keys[key] = contract
-        await self.market.wait_for_quotes([*future_keys, "VIX", "SPX"], timeout / 2)
+        await self.market.wait_for_quotes([*future_keys, "VIX", "SPX"], timeout / 2, price_only={"VIX", "SPX"})
         future_quotes = [self._future_quote(key, contract) for key, contract in future_keys.items()]
 
         forwards = {}
@@ -155,6 +157,8 @@ class Broker:
         wanted = candidate_options(listing, today, self.config.strategy, forwards) if candidates else []
         held_keys = {c.key for c in held}
         wanted_keys = {c.key for c in wanted}
+        # Candidates stay streamed from one evaluation to the next while they are still wanted.
+        self.market.unsubscribe_purpose(CANDIDATE, keep=wanted_keys | held_keys)
         qualified = await self.contracts.options(
             [*wanted, *(c for c in held if c.key not in wanted_keys)], listing.exchange
         )

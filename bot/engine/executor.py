@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import structlog
 from ib_async import Fill, Trade
@@ -38,6 +39,7 @@ from strategies.alvh.sizing import harvest_ladder
 log = structlog.get_logger(__name__)
 
 AlertSink = Callable[[str, str, dict[str, object]], None]
+MIN_STEP_WALL_SECONDS = 0.15
 
 
 @dataclass
@@ -126,6 +128,8 @@ class Executor:
     async def _run_action(self, action: Action, context: _CycleContext) -> Outcome:
         if action.kind == "migrate":
             return self._migrate(action, context)
+        if action.kind == "release":
+            return self._release(action, context)
         if action.kind == "cancel":
             return await self._cancel(action, context)
         return await self._order(action, context)
@@ -156,6 +160,34 @@ class Executor:
             cycle_id=context.cycle_id,
         )
         return Outcome(action.intent_id, "migrate", "done")
+
+    def _release(self, action: Action, context: _CycleContext) -> Outcome:
+        """A worthless layer leaves its slot for the leftovers, where it expires (journal-only, no order)."""
+        assert action.contract is not None
+        self.journal.record_intent(action, decision_seq=context.decision_seq, cycle_id=context.cycle_id)
+        layer = self.store.layers().get(action.slot_id)
+        if layer is None or layer.contract.key != action.contract.key:
+            message = f"{action.slot_id} no longer holds {action.contract.key}"
+            self.journal.record_gate(
+                "release",
+                False,
+                message,
+                intent_ids=[action.intent_id],
+                slot_ids=[action.slot_id],
+                cycle_id=context.cycle_id,
+            )
+            return Outcome(action.intent_id, "release", "refused", message=message)
+        self.store.set_leftover(layer, layer.contract.key, f"released by {action.intent_id}: no bid, left to expire")
+        self.store.set_layer(action.slot_id, self.store.incoming().get(action.slot_id))
+        self.journal.record_status(
+            action.intent_id,
+            None,
+            "Released",
+            slot_id=action.slot_id,
+            message=f"{layer.contract.key} x {layer.quantity} left to expire worthless",
+            cycle_id=context.cycle_id,
+        )
+        return Outcome(action.intent_id, "release", "done")
 
     async def _cancel(self, action: Action, context: _CycleContext) -> Outcome:
         target_id = action.cancels_intent_id
@@ -201,7 +233,7 @@ class Executor:
             return Outcome(action.intent_id, action.kind, "skipped", message=f"intent already {existing.status}")
         contract = context.contracts.get(action.contract.key)
         con_id = getattr(contract, "conId", None) if contract is not None else None
-        quote = self._fresh_quote(action, context)
+        quote = self._fresh_quote(action, context, live=True)
         gate = check_action(
             action,
             now=self.clock.now(),
@@ -312,28 +344,27 @@ class Executor:
     async def _walk(
         self, action: Action, collar_low: float | None, collar_high: float | None, context: _CycleContext
     ) -> Outcome:
+        """Walk the limit from its start toward the live ask (buy) or bid (sell) in ``walk_steps`` steps over
+        ``walk_seconds``: each step re-reads the quote, and the price never passes the collar around the fresh
+        mid nor, for a buy, the price at which the order would break the premium cap."""
         assert action.side is not None and action.limit_start is not None and action.limit_bound is not None
         execution = self.config.execution
-        prices = walk_prices(action.limit_start, action.limit_bound, execution.walk_steps, action.side)
-        step_seconds = execution.walk_seconds / max(1, len(prices))
-        current = prices[0]
-        for price in [*prices[1:], None]:
+        steps = execution.walk_steps
+        step_seconds = execution.walk_seconds / (steps + 1)
+        window_end = self._window_end(context)
+        current = action.limit_start
+        for step in [*range(1, steps + 1), None]:
             if await self._wait_terminal_clock(action.intent_id, step_seconds):
                 return self._outcome(action)
-            if price is None:
+            if step is None or (window_end is not None and self.clock.now() >= window_end):
                 break
             if not self.broker.connection.may_trade and not await self._wait_for_link(step_seconds):
                 continue
-            quote = self._fresh_quote(action, context, live=True)
-            if quote is not None and quote.bid is not None and quote.ask is not None:
-                from bot.engine.gates import collar
-
-                mid = (quote.bid + quote.ask) / 2
-                band = collar(mid, self.config)
-                collar_low, collar_high = max(0.01, mid - band), mid + band
-            capped = min(price, collar_high) if action.side == "BUY" and collar_high else price
-            if action.side == "SELL" and collar_low:
-                capped = max(price, collar_low)
+            target = self._walk_target(action, context, current)
+            if target is None:
+                continue
+            prices = walk_prices(action.limit_start, target, steps, action.side)
+            capped = prices[min(step, len(prices) - 1)]
             if (action.side == "BUY" and capped <= current) or (action.side == "SELL" and capped >= current):
                 continue
             trade = self._trade_for(action.intent_id)
@@ -369,6 +400,34 @@ class Executor:
                 )
             await self._wait_terminal(action.intent_id, execution.ack_timeout_seconds)
         return self._outcome(action)
+
+    def _window_end(self, context: _CycleContext) -> dt.datetime | None:
+        """A DAY order's walk ends by the trading window's close at the latest (the order would expire)."""
+        now = self.clock.now()
+        today = now.astimezone(ZoneInfo(self.config.strategy.schedule.timezone)).date()
+        for session in context.sessions:
+            if session.date == today:
+                return session.close - dt.timedelta(minutes=self.config.strategy.schedule.close_margin_minutes)
+        return None
+
+    def _walk_target(self, action: Action, context: _CycleContext, current: float) -> float | None:
+        """Where the walk heads now: the live ask (bid), inside the collar and, for a buy, inside the cap."""
+        from bot.engine.gates import collar, premium_room_price
+        from strategies.alvh.quotes import round_to_tick
+
+        quote = self._fresh_quote(action, context, live=True)
+        if quote is None or quote.bid is None or quote.ask is None or not quote.ask > 0 or quote.bid > quote.ask:
+            return None
+        mid = (quote.bid + quote.ask) / 2
+        band = collar(mid, self.config)
+        if action.side == "BUY":
+            ceiling = min(quote.ask, mid + band)
+            room = premium_room_price(self.store, action, context.cap)
+            if room is not None:
+                ceiling = min(ceiling, room)
+            return max(current, round_to_tick(ceiling, "down"))
+        floor = max(quote.bid, mid - band, 0.01)
+        return min(current, round_to_tick(floor, "up"))
 
     def _outcome(self, action: Action) -> Outcome:
         intent = self.store.intent(action.intent_id)
@@ -516,13 +575,16 @@ class Executor:
         return await self._wait_status(intent_id, set(TERMINAL), wall_timeout)
 
     async def _wait_terminal_clock(self, intent_id: str, clock_seconds: float) -> bool:
-        """Wait up to ``clock_seconds`` of clock time; True as soon as the order is done."""
+        """Wait up to ``clock_seconds`` of clock time, and at least one gateway round trip of wall time (an
+        accelerated clock must not squeeze a price step below what the wire can carry); True as soon as the
+        order is done."""
         deadline = self.clock.now() + dt.timedelta(seconds=clock_seconds)
+        wall_deadline = asyncio.get_running_loop().time() + MIN_STEP_WALL_SECONDS
         while True:
             intent = self.store.intent(intent_id)
             if intent is not None and intent.status in TERMINAL:
                 return True
-            if self.clock.now() >= deadline:
+            if self.clock.now() >= deadline and asyncio.get_running_loop().time() >= wall_deadline:
                 return False
             event = self._event(intent_id)
             event.clear()

@@ -113,6 +113,17 @@ def check_action(
     return GateResult(True, "passed", f"fresh mid {mid:.2f}, collar {low:.2f}..{high:.2f}", quantity, low, high)
 
 
+def premium_room_price(store: Store, action: Action, cap: float) -> float | None:
+    """For a buy: the highest limit at which the order still fits under the premium cap (None: no cap known)."""
+    if action.side != "BUY" or cap <= 0 or action.quantity <= 0:
+        return None
+    others = _premium_at_risk(store) - _roll_basis(store, action)
+    intent = store.intent(action.intent_id)
+    if intent is not None and intent.side == "BUY":
+        others -= intent.remaining * (intent.limit_price or intent.limit_bound or 0.0) * CONTRACT_MULTIPLIER
+    return (cap - others) / (action.quantity * CONTRACT_MULTIPLIER)
+
+
 def walk_prices(start: float, bound: float, steps: int, side: str) -> list[float]:
     """Limit prices from ``start`` to ``bound`` in ``steps`` steps, on tick, never past the bound."""
     prices = []

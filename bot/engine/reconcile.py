@@ -210,6 +210,24 @@ class Reconciler:
                 message="journaled but never sent; too old or not allowed to send now",
             )
             return
+        if intent.tif == "DAY" and self._before_todays_session(intent.updated_at or intent.created_at):
+            # A DAY order ends at its session's close; a gateway restarted since forgets it. Any fill it got
+            # shows in the executions or as a position mismatch, both checked in this reconciliation.
+            self.store.update_intent(
+                intent.intent_id,
+                self.clock.now(),
+                status=IntentStatus.CANCELLED,
+                note="DAY order of an earlier session: expired at its close",
+            )
+            report.completed.append(intent.intent_id)
+            self.journal.record_status(
+                intent.intent_id,
+                intent.order_id,
+                "Expired",
+                slot_id=intent.slot_id,
+                message="DAY order of an earlier session, unknown to the gateway now: expired at its close",
+            )
+            return
         self.store.update_intent(
             intent.intent_id,
             self.clock.now(),
@@ -223,16 +241,26 @@ class Reconciler:
             {"intent": intent.intent_id},
         )
 
-    def _write_off_expired(self, report: ReconcileReport) -> None:
-        """Layers past expiry were settled by the exchange: they leave the book (not a mismatch)."""
+    def _before_todays_session(self, moment: dt.datetime) -> bool:
+        session = self.broker.calendar.session_on(self.broker.today())
+        if session is None:
+            return moment < self.clock.now() - dt.timedelta(hours=12)
+        return moment < session.open
+
+    def _write_off_expired(self, report: ReconcileReport, actual: Counter[str]) -> None:
+        """VIX options settle on their expiry morning: a layer at or past expiry that the broker no longer
+        shows was settled and leaves the book (not a mismatch). Its settlement value is not known to the bot
+        and is booked at zero; the broker statement has the exact figure."""
         today = self.broker.today()
         for slot_id, layer in self.store.layers().items():
-            if layer is not None and layer.contract.expiry < today:
+            if layer is not None and layer.contract.expiry <= today and actual[layer.contract.key] == 0:
                 self.store.set_layer(slot_id, None)
+                self.store.add_realized_pnl(-layer.quantity * layer.entry_price * 100)
                 report.expired_layers.append(f"{slot_id}: {layer.quantity} {layer.contract.key}")
         for key, (layer, _) in self.store.leftovers().items():
-            if layer.contract.expiry < today:
+            if layer.contract.expiry <= today and actual[key] == 0:
                 self.store.set_leftover(None, key)
+                self.store.add_realized_pnl(-layer.quantity * layer.entry_price * 100)
                 report.expired_layers.append(f"leftover: {layer.quantity} {key}")
         if report.expired_layers:
             self.alert(
@@ -242,12 +270,12 @@ class Reconciler:
             )
 
     async def _compare_positions(self, report: ReconcileReport) -> None:
-        self._write_off_expired(report)
         positions = await self.broker.positions()
         actual: Counter[str] = Counter()
         for position in positions:
             if position.contract is not None and position.contract.symbol == "VIX":
                 actual[position.contract.key] += int(position.quantity)
+        self._write_off_expired(report, actual)
         expected: Counter[str] = Counter()
         owner: dict[str, str] = {}
         for slot_id, layer in self.store.layers().items():

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from strategies.alvh.planner import plan as make_plan
 log = structlog.get_logger(__name__)
 
 HEARTBEAT_EVERY = dt.timedelta(seconds=10)
+LINK_WAIT_WALL_SECONDS = 20.0
 
 
 @dataclass
@@ -232,20 +234,42 @@ class BotService:
 
     async def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
         assert self.journal is not None and self.store is not None and self.executor is not None
+        started = time.monotonic()
+        await self._await_link()
         with self.journal.cycle(trigger=request.trigger, operator=request.operator, reason=request.reason) as cycle:
             try:
                 result = await self._evaluate(request, cycle)
-            except BrokerError as error:
-                self.journal.record_error("evaluation", f"no evaluation: {error}")
-                result = EvaluationResult(cycle, request.trigger, f"no action: {error}", error=str(error))
+            except (BrokerError, ConnectionError) as error:
+                text = str(error) or type(error).__name__
+                if isinstance(error, ConnectionError):
+                    text = f"connection to the gateway lost during the evaluation ({text})"
+                self.journal.record_error("evaluation", f"no evaluation: {text}")
+                result = EvaluationResult(cycle, request.trigger, f"no action: {text}", error=text)
             except Exception as error:  # recorded and survived: an unattended bot must not die on one cycle
                 log.exception("evaluation_failed")
                 self.journal.record_error("evaluation", f"{type(error).__name__}: {error}")
                 result = EvaluationResult(cycle, request.trigger, f"failed: {error}", error=str(error))
         self.evaluations.append(result)
         del self.evaluations[:-50]
-        log.info("evaluation", trigger=request.trigger, summary=result.summary)
+        log.info(
+            "evaluation",
+            trigger=request.trigger,
+            summary=result.summary,
+            wall_seconds=round(time.monotonic() - started, 3),
+        )
         return result
+
+    async def _await_link(self) -> None:
+        """A gateway restart (IB's daily one) must not cost an evaluation: wait a little for the link."""
+        limit = time.monotonic() + LINK_WAIT_WALL_SECONDS
+        while not (self.broker.connection.connected and not self._needs_reconcile) and time.monotonic() < limit:
+            if self._stop.is_set():
+                return
+            if self._needs_reconcile and self.broker.connection.connected:
+                with contextlib.suppress(BrokerError, ConnectionError):
+                    await self._reconcile("before an evaluation")
+                continue
+            await asyncio.sleep(0.05)
 
     async def _evaluate(self, request: EvaluationRequest, cycle_id: str) -> EvaluationResult:
         assert self.journal is not None and self.store is not None and self.executor is not None
@@ -255,12 +279,8 @@ class BotService:
             await self._reconcile("before an evaluation")
         held = [layer.contract for layer in self.store.layers().values() if layer]
         held += [layer.contract for layer in self.store.incoming().values()]
-        try:
-            inputs = await self.broker.market_inputs(request, held, candidates=self._may_rebalance(request))
-            return await self._plan_and_execute(request, cycle_id, inputs, held)
-        finally:
-            keep = {c.key for c in held} | {layer.contract.key for layer in self.store.layers().values() if layer}
-            self.broker.release_candidates(keep)
+        inputs = await self.broker.market_inputs(request, held, candidates=self._may_rebalance(request))
+        return await self._plan_and_execute(request, cycle_id, inputs, held)
 
     def _may_rebalance(self, request: EvaluationRequest) -> bool:
         """Whether this evaluation could rebalance at all: only then are candidate contracts fetched and

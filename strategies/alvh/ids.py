@@ -21,6 +21,7 @@ ROLE_CODES: dict[str, str] = {
     "harvest": "hv",
     "cancel_harvest": "cx",
     "migrate": "mg",
+    "release": "rl",
 }
 
 

@@ -22,7 +22,7 @@ Side = Literal["BUY", "SELL"]
 TimeInForce = Literal["DAY", "GTC"]
 Trigger = Literal["scheduled", "manual", "forced"]
 OrderRole = Literal["open", "roll_buy", "roll_sell", "close", "rebalance_harvest", "harvest"]
-ActionKind = Literal["buy", "sell", "place_harvest", "cancel", "migrate"]
+ActionKind = Literal["buy", "sell", "place_harvest", "cancel", "migrate", "release"]
 REBALANCE_ROLES: frozenset[str] = frozenset({"open", "roll_buy", "roll_sell", "close", "rebalance_harvest"})
 
 
@@ -182,7 +182,7 @@ class Action(FrozenModel):
 
     intent_id: str
     kind: ActionKind
-    role: OrderRole | Literal["migrate", "cancel_harvest"]
+    role: OrderRole | Literal["migrate", "cancel_harvest", "release"]
     slot_id: str
     to_slot_id: str | None = None
     contract: OptionContract | None = None

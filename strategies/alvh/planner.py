@@ -48,6 +48,7 @@ from strategies.alvh.quotes import (
     check_quote,
     future_price_for,
     is_finite_number,
+    is_worthless,
     mid_price,
     sell_limits,
 )
@@ -582,6 +583,10 @@ class _Planner:
                 else f"last trading day {view.last_trade} before the next rebalance {self.next_rebalance}"
             )
             held = slot.layer
+            raw_quote = self.quotes.get(held.contract.key)
+            if view.quote is None and is_worthless(raw_quote, self.as_of, self.config.quotes):
+                self._release_layer(slot, held, f"{why}, and no bid (worthless): released to expire, slot freed")
+                continue
             if self._sell_layer(slot, view, "close", "§1 step 1", f"{why}: sold, slot freed"):
                 slot.vacated_at_step_one = True
                 slot.vacated_basis = held.quantity * held.entry_price * CONTRACT_MULTIPLIER
@@ -939,6 +944,31 @@ class _Planner:
             dte=view.dte,
         )
         return True
+
+    def _release_layer(self, slot: _SlotWork, layer: Layer, reason: str) -> None:
+        """A leaving layer nobody bids for cannot be sold: it leaves the slot (journal-only) and expires among
+        the bot's leftovers; the slot is refilled as a roll whose net premium counts the whole cost basis."""
+        cancels = self._cancel_harvest_orders(slot, "before the worthless layer is released")
+        action = Action(
+            intent_id=intent_id(self.as_of, slot.slot_id, "release", layer.contract.key, layer.quantity),
+            kind="release",
+            role="release",
+            slot_id=slot.slot_id,
+            contract=layer.contract,
+            quantity=layer.quantity,
+            after=[c.intent_id for c in cancels],
+            reason=f"release {layer.contract.key} x {layer.quantity}: {reason}",
+        )
+        self.actions.append(action)
+        self.premium_at_risk -= layer.quantity * layer.entry_price * CONTRACT_MULTIPLIER
+        self.hedge_dollars -= self._layer_hedge_dollars(layer) or 0.0
+        slot.selling = True
+        slot.layer = None
+        slot.vacated_by = action.intent_id
+        slot.vacated_at_step_one = True
+        slot.vacated_basis = layer.quantity * layer.entry_price * CONTRACT_MULTIPLIER
+        slot.vacated_proceeds = 0.0
+        slot.note("released", "§1 step 1", reason, released=layer.contract.key, released_quantity=layer.quantity)
 
     def _cancel_harvest_orders(self, slot: _SlotWork, why: str, after_buy: Action | None = None) -> list[Action]:
         cancels = []

@@ -20,6 +20,7 @@ from strategies.pricing import black76, implied_vol_black76, years_from_days
 
 TICK_BREAK = 3.0
 MIN_PRICE = 0.01
+WORTHLESS_ASK = 0.05
 FUTURE_QUOTE_TOLERANCE = dt.timedelta(seconds=5)
 
 Rounding = Literal["up", "down", "nearest"]
@@ -84,6 +85,17 @@ def check_quote(quote: OptionQuote | None, as_of: dt.datetime, config: QuotesCon
     if bid > ask:
         return QuoteCheck(False, f"crossed quote (bid {bid} > ask {ask})")
     return QuoteCheck(True, "")
+
+
+def is_worthless(quote: OptionQuote | None, as_of: dt.datetime, config: QuotesConfig) -> bool:
+    """A fresh quote with no bid at all and an offer of a few cents at most: nothing can be sold."""
+    if quote is None or quote.market_data_type not in config.accepted_market_data_types:
+        return False
+    if abs((as_of - quote.quote_time).total_seconds()) > config.max_age_seconds:
+        return False
+    no_bid = quote.bid is None or quote.bid == 0.0
+    ask = quote.ask
+    return no_bid and ask is not None and math.isfinite(ask) and 0.0 < ask <= WORTHLESS_ASK
 
 
 def mid_price(quote: OptionQuote) -> float:

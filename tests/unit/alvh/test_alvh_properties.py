@@ -156,7 +156,7 @@ def test_premium_at_risk_never_exceeds_the_cap(case: tuple[MarketSnapshot, Book,
     snap, bk, config = case
     result = plan(snap, bk, config)
     buys = [a for a in result.actions if a.kind == "buy"]
-    sold = {(a.slot_id, a.contract.key) for a in result.actions if a.kind == "sell" and a.contract}
+    sold = {(a.slot_id, a.contract.key) for a in result.actions if a.kind in ("sell", "release") and a.contract}
     kept_basis = sum(
         s.layer.quantity * s.layer.entry_price * 100
         for s in bk.slots
@@ -185,7 +185,7 @@ def test_one_contract_per_slot_and_only_configured_slots(case: tuple[MarketSnaps
         key = action.contract.key
         if action.kind == "buy":
             holdings.setdefault(action.slot_id, []).append(key)
-        elif action.kind == "sell":
+        elif action.kind in ("sell", "release"):
             holdings[action.slot_id].remove(key)
         elif action.kind == "migrate":
             assert action.to_slot_id in SLOT_IDS

@@ -633,6 +633,23 @@ def check_sale_refused_on_nan(result: Plan, _: MarketSnapshot, __: Book) -> None
     assert not actions_for(result, "near-1", "cancel")  # its ladder stays while it is held
 
 
+def _worthless_near_layer() -> tuple[MarketSnapshot, Book, StrategyConfig]:
+    snap = snapshot(STEEP)
+    held = {"near-2": layer(snap, "near-2", 2, 0.3)}
+    snap = _with_quote(snap, held["near-2"].contract.key, bid=None, ask=0.03)
+    return snap, book(snap, held), DEFAULT
+
+
+def check_worthless_layer_released(result: Plan, _: MarketSnapshot, __: Book) -> None:
+    release = actions_for(result, "near-2", "release")
+    assert len(release) == 1 and not actions_for(result, "near-2", "sell")
+    cancels = actions_for(result, "near-2", "cancel")
+    assert len(cancels) == 3 and set(release[0].after) == {c.intent_id for c in cancels}
+    refill = actions_for(result, "near-2", "buy")
+    assert refill and refill[0].role == "roll_buy" and refill[0].after == [release[0].intent_id]
+    assert "no bid" in slot_decision(result, "near-2").reason
+
+
 def _working_order_blocks() -> tuple[MarketSnapshot, Book, StrategyConfig]:
     snap = snapshot(CALM)
     quote: OptionQuote = snap.vix_options[5]
@@ -767,6 +784,11 @@ CASES = [
     ),
     Case("quotes: a held layer with a NaN bid is not sold blind", _held_with_bad_quote, check_sale_refused_on_nan),
     Case("§1 a slot with a working order waits for it", _working_order_blocks, check_working_order_blocks),
+    Case(
+        "§1 a leaving layer nobody bids for is released to expire, its slot refilled",
+        _worthless_near_layer,
+        check_worthless_layer_released,
+    ),
 ]
 
 
