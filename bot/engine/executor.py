@@ -29,6 +29,7 @@ from bot.broker.session import Broker
 from bot.clock import Clock
 from bot.config import BotConfig
 from bot.engine.bookkeeping import apply_buy, apply_sell, finish_roll_if_stuck
+from bot.engine.crash_points import crash_point
 from bot.engine.gates import check_action, walk_prices
 from bot.engine.order_state import LIVE, TERMINAL, IntentStatus, apply_fill, apply_status, mark_sent
 from bot.journal import Journal
@@ -277,6 +278,7 @@ class Executor:
                 harvest_rung=action.harvest_rung,
             )
         )
+        crash_point("after_intent_journaled")
         return await self._send_and_work(action, quantity, contract, gate.collar_low, gate.collar_high, context)
 
     async def _send_and_work(
@@ -292,6 +294,7 @@ class Executor:
         tif = action.tif or "DAY"
         trade = self.broker.orders.place(contract, action.side, quantity, action.limit_start, tif, action.intent_id)  # type: ignore[arg-type]
         self.messages_sent += 1
+        crash_point("after_order_sent")
         order_id = trade.order.orderId
         self.store.update_intent(
             action.intent_id,
@@ -695,6 +698,7 @@ class Executor:
         )
         if not fresh:
             return False
+        crash_point("after_first_fill")
         track = apply_fill(intent.track, execution.execId, quantity, price)
         if track.status != intent.status:
             self.store.update_intent(intent.intent_id, self.clock.now(), status=track.status)

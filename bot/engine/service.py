@@ -32,6 +32,7 @@ from bot.control.protocol import SOCKET_NAME, ControlRequest, ControlResponse
 from bot.control.server import ControlServer, Peer
 from bot.engine.alerts import Alert, Alerter
 from bot.engine.book import build_book
+from bot.engine.crash_points import crash_point
 from bot.engine.executor import Executor, Outcome
 from bot.engine.instance import InstanceLock, write_heartbeat
 from bot.engine.order_state import LIVE, IntentStatus
@@ -327,6 +328,7 @@ class BotService:
         forced = request.trigger == "forced"
         if plan.is_rebalance:
             self.store.add_rebalance(now, cycle_id, forced, request.operator, request.reason)
+            crash_point("mid_rebalance")
         quotes = {q.contract.key: q for q in recorded.snapshot.vix_options}
         outcomes = await self.executor.execute(
             plan,
