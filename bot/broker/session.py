@@ -141,11 +141,15 @@ class Broker:
         listing = await self._chain(today)
         windows = self._window_expiries(listing, today) if candidates else set()
         futures = await self._vix_futures(today, windows | {c.expiry for c in held})
-        future_keys = {}
-        for contract in futures:
-            key = f"VX {contract.lastTradeDateOrContractMonth[:8]} {contract.tradingClass}"
+        future_keys = {
+            f"VX {contract.lastTradeDateOrContractMonth[:8]} {contract.tradingClass}": contract for contract in futures
+        }
+        # Streams of contracts no longer needed (expired futures and layers, closed condors) are dropped.
+        self.market.unsubscribe_purpose(FUTURE, keep=set(future_keys))
+        self.market.unsubscribe_purpose(HELD, keep={c.key for c in held})
+        self.market.unsubscribe_purpose(CONDOR, keep={leg.contract.key for leg in condor_legs})
+        for key, contract in future_keys.items():
             self.market.subscribe(key, contract, FUTURE)
-            future_keys[key] = contract
         await self.market.wait_for_quotes([*future_keys, "VIX", "SPX"], timeout / 2, price_only={"VIX", "SPX"})
         future_quotes = [self._future_quote(key, contract) for key, contract in future_keys.items()]
 

@@ -173,11 +173,12 @@ class BotService:
             await self.shutdown()
 
     async def _serve(self, until: dt.datetime | None) -> None:
+        schedule = self.config.strategy.schedule
+        due = next_evaluation(self.clock.now(), self.calendar, schedule)
         while not self._stop.is_set():
             now = self.clock.now()
             if until is not None and now >= until:
                 return
-            due = next_evaluation(now, self.calendar, self.config.strategy.schedule)
             wake = min(due, until) if until is not None else due
             manual = await self._wait(wake)
             if manual is not None:
@@ -185,7 +186,18 @@ class BotService:
                 if not manual.answer.done():
                     manual.answer.set_result(result)
             elif self.clock.now() >= due:
-                await self.evaluate(EvaluationRequest(trigger="scheduled"))
+                await self.evaluate(EvaluationRequest(trigger="scheduled"), scheduled_for=due)
+                due = self._next_due(due)
+
+    def _next_due(self, previous: dt.datetime) -> dt.datetime:
+        """The evaluation after ``previous``. If the one just run overran it, it still runs, once, now; a
+        backlog older than a day (the bot was down, not late) is not replayed."""
+        schedule = self.config.strategy.schedule
+        following = next_evaluation(previous, self.calendar, schedule)
+        now = self.clock.now()
+        if following <= now - dt.timedelta(days=1):
+            return next_evaluation(now, self.calendar, schedule)
+        return following
 
     async def _wait(self, wake: dt.datetime) -> _ManualRequest | None:
         """Sleep until ``wake`` (clock time), doing housekeeping, unless an operator request or stop comes."""
@@ -233,11 +245,15 @@ class BotService:
 
     # ------------------------------------------------------------------ evaluation
 
-    async def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
+    async def evaluate(self, request: EvaluationRequest, scheduled_for: dt.datetime | None = None) -> EvaluationResult:
         assert self.journal is not None and self.store is not None and self.executor is not None
         started = time.monotonic()
         await self._await_link()
-        with self.journal.cycle(trigger=request.trigger, operator=request.operator, reason=request.reason) as cycle:
+        details: dict[str, Any] = {"operator": request.operator, "reason": request.reason}
+        if scheduled_for is not None:
+            details["scheduled_for"] = scheduled_for.astimezone(dt.UTC).isoformat()
+            details["late_seconds"] = round((self.clock.now() - scheduled_for).total_seconds(), 1)
+        with self.journal.cycle(trigger=request.trigger, **details) as cycle:
             try:
                 result = await self._evaluate(request, cycle)
             except (BrokerError, ConnectionError) as error:
@@ -354,8 +370,7 @@ class BotService:
 
     def _withdraw_rebalance(self, at: dt.datetime) -> None:
         assert self.store is not None
-        with self.store._transaction() as db:
-            db.execute("DELETE FROM rebalances WHERE at = ?", (at.astimezone(dt.UTC).isoformat(),))
+        self.store.remove_rebalance(at)
 
     def _next_allowed(self, rule: str) -> str | None:
         if "weekly cap" not in rule:

@@ -512,6 +512,17 @@ class Store:
                 (_iso(at), cycle_id, int(forced), operator, reason),
             )
 
+    def remove_rebalance(self, at: dt.datetime) -> None:
+        """Withdraw a rebalance recorded before its orders went out, when none was sent after all."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM rebalances WHERE at = ?", (_iso(at),))
+
+    def rebalance_log(self) -> list[tuple[dt.datetime, bool, str | None, str | None]]:
+        """Every recorded rebalance: (time, forced, operator, reason), oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT at, forced, operator, reason FROM rebalances ORDER BY at").fetchall()
+        return [(_from_iso(row["at"]), bool(row["forced"]), row["operator"], row["reason"]) for row in rows]
+
     def rebalances_since(self, since: dt.datetime) -> list[dt.datetime]:
         with self._lock:
             rows = self._db.execute("SELECT at FROM rebalances WHERE at >= ? ORDER BY at", (_iso(since),)).fetchall()
