@@ -41,6 +41,8 @@ log = structlog.get_logger(__name__)
 
 AlertSink = Callable[[str, str, dict[str, object]], None]
 MIN_STEP_WALL_SECONDS = 0.15
+# IB errors that end an order that was never acknowledged (not a refused modify or cancel).
+ORDER_ENDING_CODES = frozenset({110, 200, 201, 202, 203, 321, 387, 434})
 
 
 @dataclass
@@ -738,12 +740,18 @@ class Executor:
         if classify(code) != ErrorClass.REJECTED or request_id <= 0:
             return
         for intent in self.store.intents(statuses=[*LIVE, IntentStatus.JOURNALED]):
-            if intent.order_id == request_id:
-                self.store.update_intent(intent.intent_id, self.clock.now(), note=f"IB {code}: {message}")
-                self.journal.record_status(
-                    intent.intent_id, request_id, f"Error{code}", slot_id=intent.slot_id, message=message
-                )
-                self._notify(intent.intent_id)
+            if intent.order_id != request_id:
+                continue
+            # An order IB refuses ends here: rejected (or cancelled by the system, 202); a modify or cancel that
+            # IB refuses leaves the order as it was.
+            changes: dict[str, object] = {"note": f"IB {code}: {message}"}
+            if intent.status == IntentStatus.SENT and code in ORDER_ENDING_CODES:
+                changes["status"] = IntentStatus.CANCELLED if code == 202 else IntentStatus.REJECTED
+            self.store.update_intent(intent.intent_id, self.clock.now(), **changes)
+            self.journal.record_status(
+                intent.intent_id, request_id, f"Error{code}", slot_id=intent.slot_id, message=message
+            )
+            self._notify(intent.intent_id)
 
 
 @dataclass(frozen=True)
