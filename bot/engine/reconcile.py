@@ -228,6 +228,29 @@ class Reconciler:
                 message="DAY order of an earlier session, unknown to the gateway now: expired at its close",
             )
             return
+        if intent.status == IntentStatus.SENT and intent.perm_id is None:
+            # Sent but never acknowledged, and after reconnecting the broker has it neither open nor completed
+            # nor executed: it was lost in transit with the connection. Recorded, alerted, never resent.
+            self.store.update_intent(
+                intent.intent_id,
+                self.clock.now(),
+                status=IntentStatus.EXPIRED,
+                note="sent but never acknowledged; unknown to the broker after reconnecting: lost in transit",
+            )
+            report.expired.append(intent.intent_id)
+            self.journal.record_status(
+                intent.intent_id,
+                intent.order_id,
+                "Lost",
+                slot_id=intent.slot_id,
+                message="never acknowledged and unknown to the broker after reconnecting: lost in transit",
+            )
+            self.alert(
+                "order_lost",
+                f"intent {intent.intent_id} was lost in transit (never acknowledged, not at the broker); not resent",
+                {"intent": intent.intent_id},
+            )
+            return
         self.store.update_intent(
             intent.intent_id,
             self.clock.now(),
