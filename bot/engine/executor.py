@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -33,6 +34,8 @@ from bot.engine.crash_points import crash_point
 from bot.engine.gates import check_action, walk_prices
 from bot.engine.order_state import LIVE, TERMINAL, IntentStatus, apply_fill, apply_status, mark_sent
 from bot.journal import Journal
+from bot.journal.index import Query
+from bot.journal.reader import JournalReader
 from bot.store.database import FillRecord, IntentRecord, Store
 from strategies.alvh.models import Action, Layer, OptionQuote, Plan, TradingSession
 from strategies.alvh.sizing import harvest_ladder
@@ -41,6 +44,7 @@ log = structlog.get_logger(__name__)
 
 AlertSink = Callable[[str, str, dict[str, object]], None]
 MIN_STEP_WALL_SECONDS = 0.15
+UNRECORDED_FILLS = "fills_not_yet_journaled"  # store key: exec id -> the fill's journal record
 # IB errors that end an order that was never acknowledged (not a refused modify or cancel).
 ORDER_ENDING_CODES = frozenset({110, 200, 201, 202, 203, 321, 387, 434})
 
@@ -478,11 +482,12 @@ class Executor:
 
     # ------------------------------------------------------------------ recovery
 
-    async def send_recovered(self, intent: IntentRecord) -> bool:
+    async def send_recovered(self, intent: IntentRecord) -> tuple[bool, str]:
         """Send an intent that was journaled before a crash but never reached the broker, if the gates still
-        allow it now. Its journal record already exists; what follows is gate, sent, statuses, fills."""
+        allow it now. Its journal record already exists; what follows is gate, sent, statuses, fills.
+        Returns whether it was sent, and why not."""
         if intent.contract is None or intent.side is None or intent.limit_start is None or intent.limit_bound is None:
-            return False
+            return False, "the intent has no contract, side or limits to send"
         action = Action(
             intent_id=intent.intent_id,
             kind=intent.kind,  # type: ignore[arg-type]
@@ -501,7 +506,7 @@ class Executor:
             contracts = await self.broker.contracts.options([intent.contract], "SMART")
         except BrokerError as error:
             log.warning("recovery_qualify_failed", intent_id=intent.intent_id, error=str(error))
-            return False
+            return False, f"its contract could not be qualified: {error}"
         contract = contracts.get(intent.contract.key)
         if contract is not None and not self.broker.market.subscribed(intent.contract.key):
             with contextlib.suppress(BrokerError):
@@ -536,15 +541,17 @@ class Executor:
             slot_ids=[intent.slot_id],
             cycle_id=context.cycle_id,
         )
-        if not gate.allowed or gate.quantity != intent.quantity:
-            return False
+        if not gate.allowed:
+            return False, f"the {gate.gate} gate refuses it now: {gate.reason}"
+        if gate.quantity != intent.quantity:
+            return False, f"only {gate.quantity} of its {intent.quantity} contracts may be sent now"
         task = asyncio.get_running_loop().create_task(
             self._send_and_work(action, intent.quantity, contract, gate.collar_low, gate.collar_high, context)
         )
         self._recovery_tasks.add(task)
         task.add_done_callback(self._recovery_tasks.discard)
         await self._wait_status(intent.intent_id, {IntentStatus.SENT, *LIVE, *TERMINAL}, 1.0)
-        return True
+        return True, gate.reason
 
     async def drain(self) -> None:
         """Wait for background work (orders sent after recovery) to finish."""
@@ -669,7 +676,12 @@ class Executor:
         self.apply_execution(fill, trade.order.orderRef or fill.execution.orderRef)
 
     def apply_execution(self, fill: Fill, order_ref: str | None) -> bool:
-        """Record one execution and move the layers; False when it was already recorded (a duplicate)."""
+        """Record one execution and move the layers; False when it was already recorded (a duplicate).
+
+        The fill, the intent's status and the layers it moves are one store transaction, marked "not yet
+        journaled" in the same transaction; the journal record follows and clears the mark. A crash in between
+        leaves the mark, and ``journal_unrecorded_fills`` (run by every reconciliation) writes the missing record:
+        each execution reaches both the book and the journal exactly once."""
         execution = fill.execution
         intent = self.store.intent(order_ref) if order_ref else None
         if intent is None:
@@ -680,53 +692,103 @@ class Executor:
                     {"exec_id": execution.execId},
                 )
             return False
+        if self.store.has_fill(execution.execId):
+            return False
         quantity = float(execution.shares)
         price = float(execution.price)
         at = execution.time if execution.time.tzinfo else execution.time.replace(tzinfo=dt.UTC)
         at = self.clock.now() if at.year < 2000 else at
         contract_key = intent.contract.key if intent.contract else option_contract_from_ib(fill.contract).key
-        fresh = self.store.add_fill(
-            FillRecord(
-                execution.execId,
-                intent.intent_id,
-                contract_key,
-                execution.side,
-                quantity,
-                price,
-                at,
-                execution.orderId,
-                execution.permId or None,
+        with self.store.atomic():
+            fresh = self.store.add_fill(
+                FillRecord(
+                    execution.execId,
+                    intent.intent_id,
+                    contract_key,
+                    execution.side,
+                    quantity,
+                    price,
+                    at,
+                    execution.orderId,
+                    execution.permId or None,
+                )
             )
-        )
-        if not fresh:
-            return False
+            if not fresh:
+                return False
+            track = apply_fill(intent.track, execution.execId, quantity, price)
+            if track.status != intent.status:
+                self.store.update_intent(intent.intent_id, self.clock.now(), status=track.status)
+            if intent.side == "BUY":
+                effect = apply_buy(self.store, intent, int(quantity), price, at)
+            else:
+                effect = apply_sell(self.store, intent, int(quantity), price)
+            record = {
+                "intent_id": intent.intent_id,
+                "exec_id": execution.execId,
+                "order_id": execution.orderId,
+                "perm_id": execution.permId or None,
+                "slot_id": effect.slot_id or intent.slot_id,
+                "contract": contract_key,
+                "side": execution.side,
+                "quantity": quantity,
+                "price": price,
+                "exec_time": at.isoformat(),
+                "role": intent.role,
+            }
+            unrecorded = dict(self.store.get(UNRECORDED_FILLS, {}))
+            unrecorded[execution.execId] = record
+            self.store.set(UNRECORDED_FILLS, unrecorded)
+            self.store.set("last_execution_time", at.isoformat())
         crash_point("after_first_fill")
-        track = apply_fill(intent.track, execution.execId, quantity, price)
-        if track.status != intent.status:
-            self.store.update_intent(intent.intent_id, self.clock.now(), status=track.status)
-        if intent.side == "BUY":
-            effect = apply_buy(self.store, intent, int(quantity), price, at)
-        else:
-            effect = apply_sell(self.store, intent, int(quantity), price)
-        self.journal.record_fill(
-            intent.intent_id,
-            exec_id=execution.execId,
-            order_id=execution.orderId,
-            perm_id=execution.permId or None,
-            slot_id=effect.slot_id or intent.slot_id,
-            contract=contract_key,
-            side=execution.side,
-            quantity=quantity,
-            price=price,
-            exec_time=at,
-            role=intent.role,
-            harvest=intent.role == "harvest",
-        )
+        self._journal_fill(record)
+        self._forget_unrecorded(execution.execId)
         if effect.anomaly:
             self.alert("fill_anomaly", effect.anomaly, {"intent": intent.intent_id, "exec_id": execution.execId})
-        self.store.set("last_execution_time", at.isoformat())
         self._notify(intent.intent_id)
         return True
+
+    def _journal_fill(self, record: dict[str, Any]) -> None:
+        self.journal.record_fill(
+            record["intent_id"],
+            exec_id=record["exec_id"],
+            order_id=record["order_id"],
+            perm_id=record["perm_id"],
+            slot_id=record["slot_id"],
+            contract=record["contract"],
+            side=record["side"],
+            quantity=record["quantity"],
+            price=record["price"],
+            exec_time=dt.datetime.fromisoformat(record["exec_time"]),
+            role=record["role"],
+            harvest=record["role"] == "harvest",
+        )
+
+    def _forget_unrecorded(self, exec_id: str) -> None:
+        unrecorded = dict(self.store.get(UNRECORDED_FILLS, {}))
+        if unrecorded.pop(exec_id, None) is not None:
+            self.store.set(UNRECORDED_FILLS, unrecorded)
+
+    def journal_unrecorded_fills(self) -> list[str]:
+        """Journal the fills a crash left in the store without their journal record (never one twice).
+
+        Returns the execution ids journaled now."""
+        unrecorded: dict[str, dict[str, Any]] = dict(self.store.get(UNRECORDED_FILLS, {}))
+        if not unrecorded:
+            return []
+        journaled: set[str] = set()
+        with JournalReader.open(self.journal.directory) as reader:
+            for intent_id in {record["intent_id"] for record in unrecorded.values()}:
+                query = Query(kinds=("fill", "harvest_fill"), intent=intent_id)
+                journaled.update(str(loaded.record.payload.get("exec_id")) for loaded in reader.records(query))
+        written = []
+        for exec_id, record in unrecorded.items():
+            if exec_id not in journaled:
+                self._journal_fill(record)
+                written.append(exec_id)
+            self._forget_unrecorded(exec_id)
+        if written:
+            log.warning("fills_journaled_after_crash", exec_ids=written)
+        return written
 
     def on_commission(self, trade: Trade, fill: Fill, report: object) -> None:
         commission = getattr(report, "commission", None)

@@ -48,6 +48,7 @@ class ReconcileReport:
     expired: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     fills_applied: int = 0
+    fills_journaled: list[str] = field(default_factory=list)  # stored before a crash, journaled only now
     duplicate_fills: int = 0
     mismatches: list[str] = field(default_factory=list)
     foreign_positions: list[str] = field(default_factory=list)
@@ -103,6 +104,8 @@ class Reconciler:
 
     async def _reconcile(self, reason: str) -> ReconcileReport:
         report = ReconcileReport(reason)
+        # A crash between a fill's store transaction and its journal record left the record to write.
+        report.fills_journaled = self.executor.journal_unrecorded_fills()
         orders = self.broker.orders
         floor = int(self.store.get("order_id_floor", 0))
         if floor:
@@ -152,6 +155,7 @@ class Reconciler:
                 "expired": report.expired,
                 "expired_layers": report.expired_layers,
                 "resent": report.resent,
+                "fills_journaled_after_crash": report.fills_journaled,
             },
         )
         if report.unknown:
@@ -189,9 +193,19 @@ class Reconciler:
 
     async def _resolve_missing(self, intent: IntentRecord, report: ReconcileReport) -> None:
         if intent.status == IntentStatus.JOURNALED:
-            fresh = self.clock.now() - intent.created_at <= RESEND_WINDOW
-            if fresh and intent.kind in ("buy", "sell", "place_harvest") and self.broker.connection.may_trade:
-                sent = await self.executor.send_recovered(intent)
+            age = self.clock.now() - intent.created_at
+            if age > RESEND_WINDOW:
+                why = (
+                    f"journaled {age.total_seconds() / 60:.0f} min ago, beyond the "
+                    f"{RESEND_WINDOW.total_seconds() / 60:.0f}-minute resend window (priced on an old quote)"
+                )
+            elif intent.kind not in ("buy", "sell", "place_harvest"):
+                why = f"a {intent.kind} intent is not an order"
+            elif not self.broker.connection.may_trade:
+                connection = self.broker.connection
+                why = f"trading is not allowed now: {connection.trading_blocked_reason or connection.readonly_reason}"
+            else:
+                sent, why = await self.executor.send_recovered(intent)
                 if sent:
                     report.resent.append(intent.intent_id)
                     return
@@ -199,7 +213,7 @@ class Reconciler:
                 intent.intent_id,
                 self.clock.now(),
                 status=mark_expired(intent.track).status,
-                note="never reached the broker; not sent after recovery",
+                note=f"never reached the broker; not sent after recovery: {why}",
             )
             report.expired.append(intent.intent_id)
             self.journal.record_status(
@@ -207,7 +221,7 @@ class Reconciler:
                 None,
                 "Expired",
                 slot_id=intent.slot_id,
-                message="journaled but never sent; too old or not allowed to send now",
+                message=f"journaled but never sent, and not sent now: {why}",
             )
             return
         if intent.tif == "DAY" and self._before_todays_session(intent.updated_at or intent.created_at):

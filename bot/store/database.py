@@ -180,6 +180,7 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self._lock = threading.RLock()
+        self._depth = 0  # nesting of open transactions (atomic() groups several writes into one)
         self.path = path
 
     @classmethod
@@ -218,13 +219,29 @@ class Store:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._depth:  # inside atomic(): the outer transaction commits (or rolls back) everything
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
             self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._db
             except BaseException:
+                self._depth = 0
                 self._db.execute("ROLLBACK")
                 raise
+            self._depth = 0
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Group several writes into one transaction: after a crash either all of them are on disk or none."""
+        with self._transaction():
+            yield
 
     # ------------------------------------------------------------------ meta
 
