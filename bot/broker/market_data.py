@@ -117,12 +117,13 @@ class MarketData:
             return self.clock.now()
         return subscription.last_tick
 
-    def has_two_sided_quote(self, key: str) -> bool:
+    def has_quote(self, key: str) -> bool:
+        """A quote has arrived: an offer (IB sends bid -1 for "no bid", a complete answer) or a bid."""
         subscription = self._subscriptions.get(key)
         if subscription is None:
             return False
         ticker = subscription.ticker
-        return _valid(ticker.bid) and _valid(ticker.ask)
+        return (_valid(ticker.ask) and (ticker.ask or 0) > 0) or (_valid(ticker.bid) and (ticker.bid or 0) > 0)
 
     def has_price(self, key: str) -> bool:
         """An index has no bid/ask: a last or close price is what it quotes."""
@@ -148,7 +149,7 @@ class MarketData:
         deadline = loop.time() + timeout
 
         def quoting(key: str) -> bool:
-            return self.has_price(key) if key in price_only else self.has_two_sided_quote(key)
+            return self.has_price(key) if key in price_only else self.has_quote(key)
 
         while True:
             missing = [key for key in keys if not quoting(key)]

@@ -292,12 +292,24 @@ class BotService:
         assert self.journal is not None and self.store is not None and self.executor is not None
         if not self.broker.connection.connected:
             raise BrokerError("not connected to the gateway")
+        phase = time.monotonic()
         if self._needs_reconcile:
             await self._reconcile("before an evaluation")
+        reconciled = time.monotonic()
         held = [layer.contract for layer in self.store.layers().values() if layer]
         held += [layer.contract for layer in self.store.incoming().values()]
         inputs = await self.broker.market_inputs(request, held, candidates=self._may_rebalance(request))
-        return await self._plan_and_execute(request, cycle_id, inputs, held)
+        gathered = time.monotonic()
+        result = await self._plan_and_execute(request, cycle_id, inputs, held)
+        log.info(
+            "evaluation_phases",
+            reconcile_s=round(reconciled - phase, 3),
+            market_inputs_s=round(gathered - reconciled, 3),
+            plan_and_execute_s=round(time.monotonic() - gathered, 3),
+            missing_quotes=len(inputs.missing_quotes),
+            missing_sample=inputs.missing_quotes[:6],
+        )
+        return result
 
     def _may_rebalance(self, request: EvaluationRequest) -> bool:
         """Whether this evaluation could rebalance at all: only then are candidate contracts fetched and
