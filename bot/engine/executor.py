@@ -38,7 +38,7 @@ from bot.journal.index import Query
 from bot.journal.reader import JournalReader
 from bot.store.database import FillRecord, IntentRecord, Store
 from strategies.alvh.models import Action, Layer, OptionQuote, Plan, TradingSession
-from strategies.alvh.sizing import harvest_ladder
+from strategies.alvh.sizing import harvest_actions
 
 log = structlog.get_logger(__name__)
 
@@ -462,22 +462,15 @@ class Executor:
         if intent is None or intent.filled <= 0 or buy.contract is None:
             return
         average = intent.track.average_price or buy.limit_bound or 0.0
-        for rung in harvest_ladder(int(intent.filled), average, self.config.strategy.harvest):
-            ladder = Action(
-                intent_id=f"{buy.intent_id}-h{rung.rung}",
-                kind="place_harvest",
-                role="harvest",
-                slot_id=buy.slot_id,
-                contract=buy.contract,
-                side="SELL",
-                quantity=rung.quantity,
-                limit_start=rung.limit_price,
-                limit_bound=rung.limit_price,
-                tif="GTC",
-                harvest_rung=rung.rung,
-                reason=f"resting GTC harvest after the opening fill: {rung.quantity} at {rung.multiple:g}x "
-                f"entry {average:.2f}",
-            )
+        for ladder in harvest_actions(
+            buy.slot_id,
+            buy.contract,
+            int(intent.filled),
+            average,
+            self.config.strategy.harvest,
+            lambda rung: f"{buy.intent_id}-h{rung.rung}",
+            why="resting GTC harvest after the opening fill",
+        ):
             await self._order(ladder, context)
 
     # ------------------------------------------------------------------ recovery

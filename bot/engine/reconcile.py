@@ -111,17 +111,7 @@ class Reconciler:
         if floor:
             orders.raise_order_id_floor(floor)
 
-        since_text = self.store.get("last_execution_time")
-        since = dt.datetime.fromisoformat(since_text) - dt.timedelta(days=1) if since_text else None
-        fills = await orders.executions(since)
-        for fill in sorted(fills, key=lambda f: f.execution.time):
-            ref = fill.execution.orderRef
-            if not ref or not ref.startswith(INTENT_PREFIX):
-                continue
-            if self.executor.apply_execution(fill, ref):
-                report.fills_applied += 1
-            else:
-                report.duplicate_fills += 1
+        await self._apply_executions(report)
 
         unfinished = self.store.intents(statuses=[*LIVE, IntentStatus.JOURNALED, IntentStatus.UNKNOWN])
         for attempt in range(self.config.execution.reconcile_retries):
@@ -167,6 +157,20 @@ class Reconciler:
         log.info("reconciled", summary=report.summary())
         return report
 
+    async def _apply_executions(self, report: ReconcileReport) -> None:
+        """Executions since the last one seen (a day of margin), applied once each by execution id."""
+        since_text = self.store.get("last_execution_time")
+        since = dt.datetime.fromisoformat(since_text) - dt.timedelta(days=1) if since_text else None
+        fills = await self.broker.orders.executions(since)
+        for fill in sorted(fills, key=lambda f: f.execution.time):
+            ref = fill.execution.orderRef
+            if not ref or not ref.startswith(INTENT_PREFIX):
+                continue
+            if self.executor.apply_execution(fill, ref):
+                report.fills_applied += 1
+            else:
+                report.duplicate_fills += 1
+
     def _adopt(self, intent: IntentRecord, trade: Trade, report: ReconcileReport) -> None:
         track = intent.track
         if track.status == IntentStatus.JOURNALED:
@@ -209,54 +213,36 @@ class Reconciler:
                 if sent:
                     report.resent.append(intent.intent_id)
                     return
-            self.store.update_intent(
-                intent.intent_id,
-                self.clock.now(),
-                status=mark_expired(intent.track).status,
-                note=f"never reached the broker; not sent after recovery: {why}",
-            )
-            report.expired.append(intent.intent_id)
-            self.journal.record_status(
-                intent.intent_id,
-                None,
+            self._settle(
+                intent,
+                mark_expired(intent.track).status,
+                report.expired,
                 "Expired",
-                slot_id=intent.slot_id,
+                note=f"never reached the broker; not sent after recovery: {why}",
                 message=f"journaled but never sent, and not sent now: {why}",
             )
             return
         if intent.tif == "DAY" and self._before_todays_session(intent.updated_at or intent.created_at):
             # A DAY order ends at its session's close; a gateway restarted since forgets it. Any fill it got
             # shows in the executions or as a position mismatch, both checked in this reconciliation.
-            self.store.update_intent(
-                intent.intent_id,
-                self.clock.now(),
-                status=IntentStatus.CANCELLED,
-                note="DAY order of an earlier session: expired at its close",
-            )
-            report.completed.append(intent.intent_id)
-            self.journal.record_status(
-                intent.intent_id,
-                intent.order_id,
+            self._settle(
+                intent,
+                IntentStatus.CANCELLED,
+                report.completed,
                 "Expired",
-                slot_id=intent.slot_id,
+                note="DAY order of an earlier session: expired at its close",
                 message="DAY order of an earlier session, unknown to the gateway now: expired at its close",
             )
             return
         if intent.status == IntentStatus.SENT and intent.perm_id is None:
             # Sent but never acknowledged, and after reconnecting the broker has it neither open nor completed
             # nor executed: it was lost in transit with the connection. Recorded, alerted, never resent.
-            self.store.update_intent(
-                intent.intent_id,
-                self.clock.now(),
-                status=IntentStatus.EXPIRED,
-                note="sent but never acknowledged; unknown to the broker after reconnecting: lost in transit",
-            )
-            report.expired.append(intent.intent_id)
-            self.journal.record_status(
-                intent.intent_id,
-                intent.order_id,
+            self._settle(
+                intent,
+                IntentStatus.EXPIRED,
+                report.expired,
                 "Lost",
-                slot_id=intent.slot_id,
+                note="sent but never acknowledged; unknown to the broker after reconnecting: lost in transit",
                 message="never acknowledged and unknown to the broker after reconnecting: lost in transit",
             )
             self.alert(
@@ -278,6 +264,23 @@ class Reconciler:
             {"intent": intent.intent_id},
         )
 
+    def _settle(
+        self,
+        intent: IntentRecord,
+        status: IntentStatus,
+        bucket: list[str],
+        journal_status: str,
+        *,
+        note: str,
+        message: str,
+    ) -> None:
+        """End an intent the broker does not know, with the reason, in the store, the report and the journal."""
+        self.store.update_intent(intent.intent_id, self.clock.now(), status=status, note=note)
+        bucket.append(intent.intent_id)
+        self.journal.record_status(
+            intent.intent_id, intent.order_id, journal_status, slot_id=intent.slot_id, message=message
+        )
+
     def _before_todays_session(self, moment: dt.datetime) -> bool:
         session = self.broker.calendar.session_on(self.broker.today())
         if session is None:
@@ -289,24 +292,47 @@ class Reconciler:
         shows was settled and leaves the book (not a mismatch). Its settlement value is not known to the bot
         and is booked at zero; the broker statement has the exact figure."""
         today = self.broker.today()
+        written: list[str] = []
         for slot_id, layer in self.store.layers().items():
             if layer is not None and layer.contract.expiry <= today and actual[layer.contract.key] == 0:
                 self.store.set_layer(slot_id, None)
                 self.store.add_realized_pnl(-layer.quantity * layer.entry_price * 100)
-                report.expired_layers.append(f"{slot_id}: {layer.quantity} {layer.contract.key}")
+                written.append(f"{slot_id}: {layer.quantity} {layer.contract.key}")
         for key, (layer, _) in self.store.leftovers().items():
             if layer.contract.expiry <= today and actual[key] == 0:
                 self.store.set_leftover(None, key)
                 self.store.add_realized_pnl(-layer.quantity * layer.entry_price * 100)
-                report.expired_layers.append(f"leftover: {layer.quantity} {key}")
-        if report.expired_layers:
+                written.append(f"leftover: {layer.quantity} {key}")
+        if written:
+            report.expired_layers.extend(written)
             self.alert(
                 "expired_layers",
-                "settled at expiry and removed from the book: " + "; ".join(report.expired_layers),
-                {"layers": report.expired_layers},
+                "settled at expiry and removed from the book: " + "; ".join(written),
+                {"layers": written},
             )
 
     async def _compare_positions(self, report: ReconcileReport) -> None:
+        """Broker positions against the book. A fill can land between the broker's position snapshot and the
+        book (either way round), so a difference is looked at again, executions first, before it counts as a
+        mismatch; one that persists through ``reconcile_retries`` looks is one."""
+        retries = self.config.execution.reconcile_retries
+        for attempt in range(retries):
+            report.mismatches.clear()
+            report.foreign_positions.clear()
+            await self._position_differences(report)
+            if not report.mismatches or attempt == retries - 1:
+                break
+            log.info("position_difference_rechecked", attempt=attempt + 1, mismatches=report.mismatches)
+            await asyncio.sleep(0.2 * (attempt + 1))
+            await self._apply_executions(report)
+        if report.foreign_positions:
+            self.alert(
+                "foreign_positions",
+                "VIX positions that are not the bot's (left alone): " + ", ".join(report.foreign_positions),
+                {"positions": report.foreign_positions},
+            )
+
+    async def _position_differences(self, report: ReconcileReport) -> None:
         positions = await self.broker.positions()
         actual: Counter[str] = Counter()
         for position in positions:
@@ -334,12 +360,6 @@ class Reconciler:
                 report.mismatches.append(
                     f"{owner[key]} should hold {expected[key]} {key}, the broker shows {actual[key]}"
                 )
-        if report.foreign_positions:
-            self.alert(
-                "foreign_positions",
-                "VIX positions that are not the bot's (left alone): " + ", ".join(report.foreign_positions),
-                {"positions": report.foreign_positions},
-            )
 
 
 def _by_order_ref(open_trades: list[Trade], completed: list[Trade]) -> dict[str, Trade]:

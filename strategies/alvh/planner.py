@@ -73,6 +73,7 @@ from strategies.alvh.sizing import (
     CONTRACT_MULTIPLIER,
     beta_at,
     contracts_for,
+    harvest_actions,
     harvest_ladder,
 )
 from strategies.condors import (
@@ -1025,26 +1026,19 @@ class _Planner:
 
     def _place_ladder(self, slot: _SlotWork, layer: Layer, quantity: int, after: list[str]) -> None:
         rungs = harvest_ladder(quantity, layer.entry_price, self.config.harvest)
-        for rung in rungs:
-            self.actions.append(
-                Action(
-                    intent_id=intent_id(
-                        self.as_of, slot.slot_id, "harvest", layer.contract.key, rung.rung, rung.quantity
-                    ),
-                    kind="place_harvest",
-                    role="harvest",
-                    slot_id=slot.slot_id,
-                    contract=layer.contract,
-                    side="SELL",
-                    quantity=rung.quantity,
-                    limit_start=rung.limit_price,
-                    limit_bound=rung.limit_price,
-                    tif="GTC",
-                    harvest_rung=rung.rung,
-                    after=after,
-                    reason=f"resting GTC harvest: {rung.quantity} at {rung.multiple:g}x entry {layer.entry_price:.2f}",
-                )
+        self.actions.extend(
+            harvest_actions(
+                slot.slot_id,
+                layer.contract,
+                quantity,
+                layer.entry_price,
+                self.config.harvest,
+                lambda rung: intent_id(
+                    self.as_of, slot.slot_id, "harvest", layer.contract.key, rung.rung, rung.quantity
+                ),
+                after=after,
             )
+        )
         text = ", ".join(f"{r.quantity} @ {r.limit_price:.2f} ({r.multiple:g}x)" for r in rungs)
         slot.note("harvest ladder placed", "§4 harvest", f"GTC sells for {quantity} uncovered contracts: {text}")
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from strategies.alvh.config import BetaPoint, HarvestConfig
+from strategies.alvh.models import Action, OptionContract
 from strategies.alvh.quotes import round_to_tick
 
 CONTRACT_MULTIPLIER = 100
@@ -67,3 +69,35 @@ def harvest_ladder(quantity: int, entry_price: float, config: HarvestConfig) -> 
         rung_quantity = share if index < len(multiples) - 1 else quantity - share * (len(multiples) - 1)
         rungs.append(HarvestRung(index, rung_quantity, multiple, round_to_tick(entry_price * multiple, "up")))
     return rungs
+
+
+def harvest_actions(
+    slot_id: str,
+    contract: OptionContract,
+    quantity: int,
+    entry_price: float,
+    config: HarvestConfig,
+    intent_id_for: Callable[[HarvestRung], str],
+    *,
+    after: list[str] | None = None,
+    why: str = "resting GTC harvest",
+) -> list[Action]:
+    """One resting GTC sell per rung of ``harvest_ladder``: what the planner and the executor both place."""
+    return [
+        Action(
+            intent_id=intent_id_for(rung),
+            kind="place_harvest",
+            role="harvest",
+            slot_id=slot_id,
+            contract=contract,
+            side="SELL",
+            quantity=rung.quantity,
+            limit_start=rung.limit_price,
+            limit_bound=rung.limit_price,
+            tif="GTC",
+            harvest_rung=rung.rung,
+            after=list(after or []),
+            reason=f"{why}: {rung.quantity} at {rung.multiple:g}x entry {entry_price:.2f}",
+        )
+        for rung in harvest_ladder(quantity, entry_price, config)
+    ]
