@@ -70,12 +70,13 @@ class MessageMeter:
         sim_session.ClientSession.dispatch = counting  # type: ignore[method-assign]
 
 
-async def soak(days: int, speed: float, scenario: str) -> dict[str, object]:
+async def soak(days: int, speed: float, scenario: str, keep: Path | None = None) -> dict[str, object]:
     meter = MessageMeter()
     start = dt.datetime(2027, 1, 4, 9, 50, tzinfo=NY)
     end = start + dt.timedelta(days=days)
     with tempfile.TemporaryDirectory(prefix="alvh-soak-") as directory:
-        tmp = Path(directory)
+        tmp = keep or Path(directory)
+        tmp.mkdir(parents=True, exist_ok=True)
         gateway = GatewayServer(scenario=scenario, seed=5, start=start, speed=speed, state_path=tmp / "gw.json")
         await gateway.start()
         state = tmp / "state"
@@ -141,8 +142,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--speed", type=float, default=5000.0)
     parser.add_argument("--scenario", default="spike")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the state and logs in this directory")
     args = parser.parse_args()
-    figures = asyncio.run(soak(args.days, args.speed, args.scenario))
+    figures = asyncio.run(soak(args.days, args.speed, args.scenario, args.keep))
     for key, value in figures.items():
         print(f"{key}: {value}")
     growth = figures["rss_growth_pct"]

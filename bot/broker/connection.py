@@ -30,7 +30,8 @@ from bot.config import LIVE_PORTS, PAPER_PORTS, BotConfig
 log = structlog.get_logger(__name__)
 
 READONLY_CLIENT_ID_OFFSET = 1000
-MAX_MESSAGES_PER_SECOND = 35
+THROTTLE_BURST = 8
+THROTTLE_INTERVAL_SECONDS = 0.2
 LIVE_OPT_IN_VARIABLE = "ALVH_ALLOW_LIVE"
 
 
@@ -97,9 +98,10 @@ class IbConnection:
         self.config = config
         self.clock = clock
         self.ib = ib or IB()
-        # IB drops clients above 50 messages/s; ib_async's own throttle (45) leaves too little margin for
-        # a burst of order placements arriving together at the gateway.
-        self.ib.client.MaxRequests = MAX_MESSAGES_PER_SECOND
+        # IB drops clients above 50 messages/s. ib_async sends in bursts up to its limit per interval; small
+        # bursts (8 per 0.2 s = 40/s) cannot pile up at the gateway into more than 50 in any one second.
+        self.ib.client.MaxRequests = THROTTLE_BURST
+        self.ib.client.RequestsInterval = THROTTLE_INTERVAL_SECONDS
         self._on_event = on_event
         self._max_attempts = max_attempts
         self.state = LinkState.DISCONNECTED
