@@ -97,8 +97,13 @@ class Broker:
         except TimeoutError:
             raise BrokerError("positions request timed out") from None
         account = self.connection.account
-        found = []
+        # ib_async also adds the position updates that stream in while the request is open (a fill meanwhile):
+        # the same contract can be listed twice. The last message for a contract is the current position.
+        latest: dict[tuple[str, int], Position] = {}
         for position in raw:
+            latest[(position.account, position.contract.conId)] = position
+        found = []
+        for position in latest.values():
             if account and position.account != account:
                 continue
             contract = position.contract
@@ -151,6 +156,7 @@ class Broker:
         for key, contract in future_keys.items():
             self.market.subscribe(key, contract, FUTURE)
         await self.market.wait_for_quotes([*future_keys, "VIX", "SPX"], timeout / 2, price_only={"VIX", "SPX"})
+        self._check_may_stream()
         future_quotes = [self._future_quote(key, contract) for key, contract in future_keys.items()]
 
         forwards = {}
@@ -184,6 +190,7 @@ class Broker:
         missing = await self.market.wait_for_quotes(
             [*option_keys, *condor_contracts], timeout / 2, need_greeks=set(option_keys)
         )
+        self._check_may_stream()
 
         spx_history = await self.history.closes(spx_index, "SPX", today)
         vx1_history = await self.history.closes(DailyHistory.vx1_contract(), "VX1", today)
@@ -200,6 +207,12 @@ class Broker:
             sessions=self.calendar.sessions_between(today, today + dt.timedelta(days=CALENDAR_HORIZON_DAYS)),
         )
         return MarketInputs(snapshot, condor_legs, vix_positions, missing, {**qualified, **condor_contracts})
+
+    def _check_may_stream(self) -> None:
+        """A competing session (10197) or a lost entitlement announced while the cycle waited for quotes: the
+        quotes that did not come are missing for that reason, not because the market is quiet."""
+        if self.connection.trading_blocked_reason:
+            raise BrokerError(self.connection.trading_blocked_reason)
 
     def release_candidates(self, keep: set[str]) -> None:
         """Stop streaming candidates the cycle no longer needs (held layers stay)."""
