@@ -636,6 +636,9 @@ class Executor:
         if intent is None:
             return
         status = trade.orderStatus.status
+        rejection = _rejection(trade, intent)
+        if rejection:
+            status = "Inactive"  # IB refused the order; ib_async reports that as its own "Cancelled"
         try:
             track = apply_status(
                 intent.track if intent.status != IntentStatus.JOURNALED else mark_sent(intent.track), status
@@ -646,6 +649,8 @@ class Executor:
         changes: dict[str, object] = {}
         if track.status != intent.status:
             changes["status"] = track.status
+        if rejection:
+            changes["note"] = rejection
         if trade.order.permId and trade.order.permId != intent.perm_id:
             changes["perm_id"] = trade.order.permId
         if trade.order.orderId and trade.order.orderId != intent.order_id:
@@ -794,9 +799,17 @@ class Executor:
 
         if classify(code) != ErrorClass.REJECTED or request_id <= 0:
             return
-        for intent in self.store.intents(statuses=[*LIVE, IntentStatus.JOURNALED]):
-            if intent.order_id != request_id:
+        # ib_async ends a refused order ("Cancelled") before it reports the error, so the intent may be terminal
+        # already: find it by the order id of the bot's own trades, whatever its status.
+        refs = {t.order.orderRef for t in self.broker.ib.trades() if t.order.orderId == request_id}
+        candidates: list[IntentRecord | None] = [self.store.intent(ref) for ref in refs if ref]
+        if not candidates:
+            candidates = list(self.store.intents(statuses=[*LIVE, IntentStatus.JOURNALED]))
+        for intent in candidates:
+            if intent is None or intent.order_id != request_id:
                 continue
+            if code == 202 and intent.status in TERMINAL:
+                continue  # the confirmation of a cancel already recorded with its status
             # An order IB refuses ends here: rejected (or cancelled by the system, 202); a modify or cancel that
             # IB refuses leaves the order as it was.
             changes: dict[str, object] = {"note": f"IB {code}: {message}"}
@@ -807,6 +820,16 @@ class Executor:
                 intent.intent_id, request_id, f"Error{code}", slot_id=intent.slot_id, message=message
             )
             self._notify(intent.intent_id)
+
+
+def _rejection(trade: Trade, intent: IntentRecord) -> str:
+    """The IB error that refused a never-acknowledged order ("" if the order was not refused)."""
+    if trade.orderStatus.status != "Cancelled" or intent.status not in (IntentStatus.JOURNALED, IntentStatus.SENT):
+        return ""
+    last = trade.log[-1] if trade.log else None
+    if last is None or last.errorCode not in ORDER_ENDING_CODES - {202}:
+        return ""
+    return f"IB {last.errorCode}: {last.message}"
 
 
 @dataclass(frozen=True)
