@@ -63,6 +63,18 @@ class Contracts:
         self._cache: dict[str, Contract | None] = {}
         self._expiries: dict[tuple[str, dt.date, str, str, str], dict[str, Contract]] = {}
 
+    def forget_expired(self, today: dt.date) -> None:
+        """Drop cached listings and contracts that expired: the caches would otherwise grow every day."""
+        self._expiries = {key: listing for key, listing in self._expiries.items() if key[1] >= today}
+        cutoff = today.strftime("%Y%m%d")
+        self._cache = {
+            key: contract
+            for key, contract in self._cache.items()
+            if contract is None
+            or not contract.lastTradeDateOrContractMonth
+            or contract.lastTradeDateOrContractMonth[:8] >= cutoff
+        }
+
     async def qualify(self, contracts: list[Contract]) -> list[Contract | None]:
         # Keys first: ib_async fills in the contracts it qualifies, in place.
         keys = [_contract_key(contract) for contract in contracts]

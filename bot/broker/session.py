@@ -220,6 +220,7 @@ class Broker:
 
     async def _chain(self, today: dt.date) -> ChainListing:
         if self._listing is None or self._listing[0] != today:
+            self.contracts.forget_expired(today)
             self._listing = (today, await self.contracts.vix_chain())
         return self._listing[1]
 

@@ -108,13 +108,7 @@ def finish_roll_if_stuck(store: Store, slot_id: str, reason: str) -> Layer | Non
         return None
     old = store.layers().get(slot_id)
     if old is not None:
-        existing = store.leftovers().get(old.contract.key)
-        merged = (
-            old
-            if existing is None
-            else _added(existing[0], old.contract, old.quantity, old.entry_price, old.opened_at, slot_id)
-        )
-        store.set_leftover(merged, old.contract.key, reason)
+        store.add_leftover(old, reason)
     store.set_layer(slot_id, incoming)
     store.set_incoming(slot_id, None)
     return old

@@ -184,7 +184,7 @@ class Executor:
                 cycle_id=context.cycle_id,
             )
             return Outcome(action.intent_id, "release", "refused", message=message)
-        self.store.set_leftover(layer, layer.contract.key, f"released by {action.intent_id}: no bid, left to expire")
+        self.store.add_leftover(layer, f"released by {action.intent_id}: no bid, left to expire")
         self.store.set_layer(action.slot_id, self.store.incoming().get(action.slot_id))
         self.journal.record_status(
             action.intent_id,
@@ -562,6 +562,14 @@ class Executor:
             event.set()
 
     async def _wait_status(self, intent_id: str, wanted: set[IntentStatus], wall_timeout: float) -> bool:
+        try:
+            return await self._wait_status_once(intent_id, wanted, wall_timeout)
+        finally:
+            # Waiters fetch the event afresh on every loop turn: dropping it here keeps the map from growing
+            # with every intent the bot ever sent.
+            self._events.pop(intent_id, None)
+
+    async def _wait_status_once(self, intent_id: str, wanted: set[IntentStatus], wall_timeout: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wall_timeout
         while True:

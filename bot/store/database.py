@@ -319,6 +319,21 @@ class Store:
             rows = self._db.execute("SELECT contract_key, layer, reason FROM leftovers").fetchall()
         return {row["contract_key"]: (Layer.model_validate_json(row["layer"]), row["reason"]) for row in rows}
 
+    def add_leftover(self, layer: Layer, reason: str) -> Layer:
+        """Add a layer to the leftovers, merged with one already there for the same contract (two slots may
+        have held the same contract); returns the leftover as it now stands."""
+        key = layer.contract.key
+        with self._lock:
+            existing = self.leftovers().get(key)
+            if existing is not None:
+                held, earlier_reason = existing
+                total = held.quantity + layer.quantity
+                entry = (held.entry_price * held.quantity + layer.entry_price * layer.quantity) / total
+                layer = held.model_copy(update={"quantity": total, "entry_price": entry})
+                reason = f"{earlier_reason}; {reason}"
+            self.set_leftover(layer, key, reason)
+        return layer
+
     def set_leftover(self, layer: Layer | None, contract_key: str, reason: str = "") -> None:
         with self._transaction() as db:
             if layer is None:
