@@ -3,7 +3,7 @@
 
 The gateway runs in this process (its clock at ``--speed``); the bot runs as its own process
 (`alvh run --clock gateway`), so its memory and CPU are measured alone. Prints the bot's RSS at start
-(after warm-up: the first rebalance) and at the end, CPU seconds per simulated day, the peak messages per
+(after a one-week warm-up) and at the end, CPU seconds per simulated day, the peak messages per
 second the gateway received from the bot, the peak market data lines, and the reconnects survived (the
 gateway restarts every simulated night, as IB Gateway does once a day).
 
@@ -32,6 +32,8 @@ from bot.sim import session as sim_session  # noqa: E402
 from bot.sim.gateway import GatewayServer  # noqa: E402
 
 NY = ZoneInfo("America/New_York")
+# One simulated week: a rebalance, harvest ladders, nightly reconnects, caches filled.
+WARM_UP = dt.timedelta(days=7)
 
 
 def rss_mib(pid: int) -> float:
@@ -102,7 +104,7 @@ async def soak(days: int, speed: float, scenario: str, keep: Path | None = None)
                 if bot.poll() is not None:
                     raise RuntimeError(f"the bot exited early:\n{(tmp / 'bot.log').read_text()[-3000:]}")
                 peak_lines = max(peak_lines, gateway.market_data_lines_in_use())
-                if warm_at is None and gateway.clock.now() >= start.replace(hour=15, minute=0):
+                if warm_at is None and gateway.clock.now() >= start + WARM_UP:
                     warm_at = gateway.clock.now()
                     rss_start, cpu_start = rss_mib(bot.pid), cpu_seconds(bot.pid)
                     print(f"warm-up done at clock {warm_at:%Y-%m-%d %H:%M}: RSS {rss_start:.1f} MiB", flush=True)

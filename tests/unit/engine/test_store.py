@@ -87,3 +87,14 @@ def test_unknown_update_fields_are_refused(tmp_path: Path) -> None:
             store.update_intent("a", NOW, colour="red")
         with pytest.raises(KeyError):
             store.update_intent("missing", NOW, status=IntentStatus.SENT)
+
+
+def test_leftovers_of_one_contract_from_two_slots_add_up(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.sqlite") as store:
+        store.add_leftover(_layer("near-3").model_copy(update={"quantity": 1, "entry_price": 0.10}), "released near-3")
+        merged = store.add_leftover(
+            _layer("near-4").model_copy(update={"quantity": 3, "entry_price": 0.30}), "released near-4"
+        )
+        assert merged.quantity == 4 and merged.entry_price == pytest.approx(0.25)
+        layer, reason = store.leftovers()[CALL.key]
+        assert layer.quantity == 4 and "near-3" in reason and "near-4" in reason
