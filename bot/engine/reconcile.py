@@ -49,6 +49,7 @@ class ReconcileReport:
     unknown: list[str] = field(default_factory=list)
     fills_applied: int = 0
     fills_journaled: list[str] = field(default_factory=list)  # stored before a crash, journaled only now
+    uncovered_sells_cancelled: list[str] = field(default_factory=list)
     duplicate_fills: int = 0
     mismatches: list[str] = field(default_factory=list)
     foreign_positions: list[str] = field(default_factory=list)
@@ -133,7 +134,9 @@ class Reconciler:
         for intent in unfinished:
             await self._resolve_missing(intent, report)
 
-        await self._compare_positions(report)
+        held_at_broker = await self._compare_positions(report)
+        if report.mismatches:
+            report.uncovered_sells_cancelled = self._cancel_uncovered_sells(held_at_broker)
         self.journal.record_reconcile(
             "clean" if report.clean else "mismatch",
             report.summary(),
@@ -146,6 +149,7 @@ class Reconciler:
                 "expired_layers": report.expired_layers,
                 "resent": report.resent,
                 "fills_journaled_after_crash": report.fills_journaled,
+                "uncovered_sells_cancelled": report.uncovered_sells_cancelled,
             },
         )
         if report.unknown:
@@ -311,15 +315,16 @@ class Reconciler:
                 {"layers": written},
             )
 
-    async def _compare_positions(self, report: ReconcileReport) -> None:
+    async def _compare_positions(self, report: ReconcileReport) -> Counter[str]:
         """Broker positions against the book. A fill can land between the broker's position snapshot and the
         book (either way round), so a difference is looked at again, executions first, before it counts as a
         mismatch; one that persists through ``reconcile_retries`` looks is one."""
         retries = self.config.execution.reconcile_retries
+        actual: Counter[str] = Counter()
         for attempt in range(retries):
             report.mismatches.clear()
             report.foreign_positions.clear()
-            await self._position_differences(report)
+            actual = await self._position_differences(report)
             if not report.mismatches or attempt == retries - 1:
                 break
             log.info("position_difference_rechecked", attempt=attempt + 1, mismatches=report.mismatches)
@@ -331,8 +336,50 @@ class Reconciler:
                 "VIX positions that are not the bot's (left alone): " + ", ".join(report.foreign_positions),
                 {"positions": report.foreign_positions},
             )
+        return actual
 
-    async def _position_differences(self, report: ReconcileReport) -> None:
+    def _cancel_uncovered_sells(self, held_at_broker: Counter[str]) -> list[str]:
+        """After a mismatch: the bot's working sells of a contract that add up to more than the broker holds of
+        it would sell calls the account does not have (a naked short call). Cancel them. This protects the
+        account only; the book is left as it is for the operator to look at."""
+        connection = self.broker.connection
+        if not connection.connected or connection.readonly:
+            return []
+        sells: dict[str, list[IntentRecord]] = {}
+        for intent in self.store.intents(statuses=list(LIVE)):
+            if intent.side == "SELL" and intent.contract is not None:
+                sells.setdefault(intent.contract.key, []).append(intent)
+        cancelled: list[str] = []
+        for key, working in sorted(sells.items()):
+            selling = sum(int(intent.remaining) for intent in working)
+            if selling <= max(0, held_at_broker[key]):
+                continue
+            for intent in working:
+                trade = next(
+                    (t for t in self.broker.ib.trades() if t.order.orderRef == intent.intent_id and not t.isDone()),
+                    None,
+                )
+                if trade is None:
+                    continue
+                self.broker.orders.cancel(trade)
+                cancelled.append(intent.intent_id)
+                self.journal.record_status(
+                    intent.intent_id,
+                    trade.order.orderId,
+                    "CancelRequested",
+                    slot_id=intent.slot_id,
+                    message=f"position mismatch: sells for {selling} {key} work against {held_at_broker[key]} held",
+                )
+        if cancelled:
+            self.alert(
+                "uncovered_sells_cancelled",
+                "working sells beyond the broker's position cancelled (they could leave the account short): "
+                + ", ".join(cancelled),
+                {"intents": cancelled},
+            )
+        return cancelled
+
+    async def _position_differences(self, report: ReconcileReport) -> Counter[str]:
         positions = await self.broker.positions()
         actual: Counter[str] = Counter()
         for position in positions:
@@ -360,6 +407,7 @@ class Reconciler:
                 report.mismatches.append(
                     f"{owner[key]} should hold {expected[key]} {key}, the broker shows {actual[key]}"
                 )
+        return actual
 
 
 def _by_order_ref(open_trades: list[Trade], completed: list[Trade]) -> dict[str, Trade]:

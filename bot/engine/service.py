@@ -293,8 +293,9 @@ class BotService:
         if not self.broker.connection.connected:
             raise BrokerError("not connected to the gateway")
         phase = time.monotonic()
-        if self._needs_reconcile:
-            await self._reconcile("before an evaluation")
+        # Every cycle starts from a reconciled book: a position changed by hand since the last look halts the bot
+        # here, before anything is planned on a book that is no longer true.
+        await self._reconcile("before an evaluation")
         reconciled = time.monotonic()
         held = [layer.contract for layer in self.store.layers().values() if layer]
         held += [layer.contract for layer in self.store.incoming().values()]
