@@ -16,17 +16,25 @@ class Orders:
         self.timeout = timeout
         self.account = account
         self.messages_sent = 0
+        self._id_floor = 0  # the next order id must be at least this (one more than any id used)
         # ib_async keys these requests by a fixed name: two at once would overwrite each other's answer.
         self._keyed = asyncio.Lock()
 
     def place(
         self, contract: Contract, side: str, quantity: int, limit_price: float, tif: str, order_ref: str
     ) -> Trade:
-        """A new order object every time: reusing an order id would be a modify (IB semantics)."""
+        """A new order object every time: reusing an order id would be a modify (IB semantics).
+
+        Order ids only go up, whatever the gateway announced as the next valid id on the last connect: a
+        restarted gateway may announce a lower one, and an id already used would modify (or clash with) an
+        older order. Checked here, at every placement, not only once reconciliation has run."""
+        self.ib.client.updateReqId(self._id_floor)
         order = LimitOrder(side, quantity, limit_price, tif=tif, orderRef=order_ref, account=self.account or "")
         order.transmit = True
         self.messages_sent += 1
-        return self.ib.placeOrder(contract, order)
+        trade = self.ib.placeOrder(contract, order)
+        self._id_floor = max(self._id_floor, trade.order.orderId + 1)
+        return trade
 
     def modify(self, trade: Trade, limit_price: float) -> None:
         trade.order.lmtPrice = limit_price
@@ -39,7 +47,8 @@ class Orders:
 
     def raise_order_id_floor(self, floor: int) -> None:
         """Order ids only go up: never below what this bot used before a gateway restart."""
-        self.ib.client.updateReqId(floor)
+        self._id_floor = max(self._id_floor, floor)
+        self.ib.client.updateReqId(self._id_floor)
 
     def next_order_id(self) -> int:
         return int(self.ib.client._reqIdSeq)

@@ -153,3 +153,15 @@ async def trade_by_hand(ib: IB, con_id: int, side: str, quantity: int) -> Trade:
     await wait_until(trade.isDone, 15, f"the hand-placed {side} order to finish")
     assert trade.orderStatus.status == "Filled", trade.orderStatus
     return trade
+
+
+async def listed_vix_call(ib: IB, after: dt.date, strike: float) -> Contract:
+    """A qualified monthly VIX call at ``strike``, of the first monthly expiry after ``after``."""
+    chains = await ib.reqSecDefOptParamsAsync("VIX", "", "IND", 13455763)
+    monthly = next(c for c in chains if c.tradingClass == "VIX")
+    expiry = min(e for e in monthly.expirations if dt.datetime.strptime(e, "%Y%m%d").date() > after)
+    contract = Contract(secType="OPT", symbol="VIX", lastTradeDateOrContractMonth=expiry, strike=strike, right="C")
+    contract.exchange, contract.currency, contract.tradingClass = "SMART", "USD", "VIX"
+    [qualified] = await ib.qualifyContractsAsync(contract)
+    assert isinstance(qualified, Contract) and qualified.conId, f"no listed VIX call {expiry} {strike:g}"
+    return qualified

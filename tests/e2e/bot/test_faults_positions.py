@@ -20,6 +20,7 @@ from tests.e2e.bot.fault_support import (
     bot_positions,
     first_evaluation,
     human_client,
+    listed_vix_call,
     reconciles,
     settled,
     trade_by_hand,
@@ -33,15 +34,7 @@ async def far_vix_call(port: int, min_dte: int) -> Contract:
     """A listed monthly VIX call expiring after every buy window (the bot will not buy it)."""
     ib = await human_client(port, client_id=6)
     try:
-        chains = await ib.reqSecDefOptParamsAsync("VIX", "", "IND", 13455763)
-        monthly = next(c for c in chains if c.tradingClass == "VIX")
-        first = MONDAY.date() + dt.timedelta(days=min_dte)
-        expiry = min(e for e in monthly.expirations if dt.datetime.strptime(e, "%Y%m%d").date() > first)
-        contract = Contract(secType="OPT", symbol="VIX", lastTradeDateOrContractMonth=expiry, strike=30.0, right="C")
-        contract.exchange, contract.currency, contract.tradingClass = "SMART", "USD", "VIX"
-        [qualified] = await ib.qualifyContractsAsync(contract)
-        assert qualified is not None and qualified.conId
-        return qualified
+        return await listed_vix_call(ib, MONDAY.date() + dt.timedelta(days=min_dte), 30.0)
     finally:
         ib.disconnect()
 
