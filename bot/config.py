@@ -98,7 +98,10 @@ class AlertsConfig(StrictModel):
     webhook_url: str = Field(default="", max_length=2000, description="JSON POST on each alert; empty: log only")
     webhook_timeout_seconds: float = Field(default=5.0, gt=0.0, le=60.0)
     disconnected_alert_seconds: float = Field(
-        default=300.0, gt=0.0, le=86400.0, description="alert when disconnected from the gateway this long"
+        default=300.0,
+        gt=0.0,
+        le=86400.0,
+        description="alert when disconnected from the gateway this long (wall seconds)",
     )
 
     @field_validator("webhook_url")

@@ -105,6 +105,7 @@ class BotService:
         self._needs_reconcile = True
         self._resubscribe = False
         self._disconnected_since: dt.datetime | None = None
+        self._disconnected_wall: float | None = None
         self._disconnect_alerted = False
         self._last_heartbeat: dt.datetime | None = None
         self.last_plan: Plan | None = None
@@ -465,16 +466,20 @@ class BotService:
     def _mark_disconnected(self) -> None:
         if self._disconnected_since is None:
             self._disconnected_since = self.clock.now()
+            self._disconnected_wall = time.monotonic()
             self._disconnect_alerted = False
 
     def _mark_connected(self) -> None:
         self._disconnected_since = None
+        self._disconnected_wall = None
 
     async def _housekeeping(self) -> None:
         now = self.clock.now()
         limit = self.config.alerts.disconnected_alert_seconds
         down = self._disconnected_since
-        if down is not None and not self._disconnect_alerted and (now - down).total_seconds() > limit:
+        # An outage is measured in wall time: a simulated clock jumping over a closed night is not one.
+        outage = None if self._disconnected_wall is None else time.monotonic() - self._disconnected_wall
+        if down is not None and outage is not None and not self._disconnect_alerted and outage > limit:
             self._disconnect_alerted = True
             self._alert("disconnected", f"disconnected from the gateway since {down.isoformat()}", {})
         if self._needs_reconcile and self.broker.connection.connected:
