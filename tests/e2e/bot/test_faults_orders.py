@@ -82,11 +82,12 @@ async def test_a_rejected_order_is_recorded_and_never_retried() -> None:
             evaluation = await first_evaluation(bot)
             await settled(bot)
 
-            failed = [o for o in evaluation.outcomes if o.status == "failed"]
-            assert len(failed) == 1, evaluation.outcomes
-            [rejected] = failed
-            assert "rejected" in rejected.message and "Simulated rejection" in rejected.message, rejected
-            assert sum(o.status == "done" for o in evaluation.outcomes) == len(evaluation.outcomes) - 1
+            [rejected] = [o for o in evaluation.outcomes if o.message.startswith("rejected")]
+            assert rejected.status == "failed" and "Simulated rejection" in rejected.message, rejected
+            # The others were sent as usual (whether each walk then filled is the market's call).
+            others = [o for o in evaluation.outcomes if o is not rejected]
+            assert all(o.status not in ("refused", "skipped") for o in others), others
+            assert all(bot.orders_per_intent()[o.intent_id] == 1 for o in others)
             store = bot.service.store
             assert store is not None
             intent = store.intent(rejected.intent_id)
@@ -184,7 +185,6 @@ async def test_nan_crossed_zero_or_stale_quotes_refuse_their_slot_and_the_others
             others = [o for o in evaluation.outcomes if o.intent_id not in spoiled and o.kind == "buy"]
             assert others and all(o.status not in ("refused", "skipped") for o in others), others
             assert all(bot.orders_per_intent()[o.intent_id] == 1 for o in others)
-            assert sum(o.status == "done" for o in others) >= len(others) // 2, others
             assert not bot.records("intent") or not set(spoiled) & {
                 r.payload["intent_id"] for r in bot.records("intent")
             }, "a refused order is not journaled as an intent"
