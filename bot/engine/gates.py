@@ -83,7 +83,8 @@ def check_action(
         if quantity <= 0:
             return GateResult(False, "quantity", f"nothing left to sell of {contract.key} in {action.slot_id}")
     if action.kind == "buy":
-        at_risk = _premium_at_risk(store)
+        # An intent re-checked after a crash is already in the store as a working buy: not counted twice.
+        at_risk = _premium_at_risk(store, excluding=action.intent_id)
         new_cost = quantity * action.limit_bound * CONTRACT_MULTIPLIER
         released = _roll_basis(store, action)
         if at_risk - released + new_cost > cap + 1e-6:
@@ -136,7 +137,7 @@ def walk_prices(start: float, bound: float, steps: int, side: str) -> list[float
     return prices
 
 
-def _premium_at_risk(store: Store) -> float:
+def _premium_at_risk(store: Store, excluding: str | None = None) -> float:
     from bot.engine.order_state import LIVE, IntentStatus
 
     held = sum(layer.quantity * layer.entry_price * CONTRACT_MULTIPLIER for layer in store.layers().values() if layer)
@@ -144,7 +145,7 @@ def _premium_at_risk(store: Store) -> float:
     working = sum(
         intent.remaining * (intent.limit_price or intent.limit_bound or 0.0) * CONTRACT_MULTIPLIER
         for intent in store.intents(statuses=[*LIVE, IntentStatus.JOURNALED])
-        if intent.side == "BUY"
+        if intent.side == "BUY" and intent.intent_id != excluding
     )
     return held + working
 
