@@ -165,17 +165,20 @@ class BotService:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self._stop.set)
         try:
+            launched = self.clock.now()
             await self.start()
             if once:
                 await self.evaluate(EvaluationRequest(trigger="scheduled"))
                 return
-            await self._serve(until)
+            await self._serve(until, launched)
         finally:
             await self.shutdown()
 
-    async def _serve(self, until: dt.datetime | None) -> None:
+    async def _serve(self, until: dt.datetime | None, launched: dt.datetime) -> None:
         schedule = self.config.strategy.schedule
-        due = next_evaluation(self.clock.now(), self.calendar, schedule)
+        # From the launch, not from the end of start-up: a scheduled time that passed while the bot connected
+        # and reconciled still runs, once, as soon as it is up.
+        due = next_evaluation(launched, self.calendar, schedule)
         while not self._stop.is_set():
             now = self.clock.now()
             if until is not None and now >= until:
