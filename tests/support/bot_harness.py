@@ -156,7 +156,7 @@ class BotProcess:
             f"port = {port}\nclient_id = 17\n"
             "[execution]\n"
             f"walk_seconds = {FAST_EXECUTION['walk_seconds']}\nwalk_steps = {FAST_EXECUTION['walk_steps']}\n"
-            f"[state]\ndir = \"{state_dir}\"\n"
+            f'[state]\ndir = "{state_dir}"\n'
         )
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
