@@ -343,6 +343,7 @@ class BotService:
         self.last_plan = plan
         self.store.set("premium_cap", plan.record.budget.cap)
         evaluation = plan.record.evaluation
+        self._check_missed_week(now)
         if evaluation.rebalance_opportunity:
             self.store.set_last_rebalance_opportunity(now)
         for text in plan.record.alerts:
@@ -384,6 +385,35 @@ class BotService:
             self._withdraw_rebalance(now)
         result.summary = f"{plan.record.summary}; {len(sent)} sent"
         return result
+
+    def _check_missed_week(self, now: dt.datetime) -> None:
+        """Alert once when an ISO week ended without any chance to rebalance (the bot was down or disconnected
+        on the rebalance day and at every evaluation after it that week)."""
+        assert self.store is not None
+        week = now.astimezone(self.timezone).isocalendar()[:2]
+        checked = self.store.get("missed_week_checked")
+        if checked == list(week):
+            return
+        self.store.set("missed_week_checked", list(week))
+        last = self.store.last_rebalance_opportunity()
+        previous = (now - dt.timedelta(days=7)).astimezone(self.timezone).isocalendar()[:2]
+        had_sessions = any(
+            s.date.isocalendar()[:2] == previous
+            for s in self.calendar.sessions_between(now.date() - dt.timedelta(days=14), now.date())
+        )
+        started = self.store.get("first_started")
+        if started is None:
+            self.store.set("first_started", now.isoformat())
+            return
+        if dt.datetime.fromisoformat(started).astimezone(self.timezone).isocalendar()[:2] >= previous:
+            return  # the bot was not running for the whole of last week: nothing to miss
+        if had_sessions and (last is None or last.astimezone(self.timezone).isocalendar()[:2] < previous):
+            self._alert(
+                "missed_rebalance",
+                f"no rebalance opportunity in ISO week {previous[0]}-W{previous[1]:02d}: the hedge was not "
+                "rolled or refilled that week",
+                {"week": f"{previous[0]}-W{previous[1]:02d}"},
+            )
 
     def _withdraw_rebalance(self, at: dt.datetime) -> None:
         assert self.store is not None
