@@ -111,20 +111,25 @@ class BotService:
         self.last_plan: Plan | None = None
         self.evaluations: list[EvaluationResult] = []
         self.started = asyncio.Event()
+        self._launched: dt.datetime | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Lock the state dir, open the store, connect (retrying), open the journal, reconcile, listen."""
+        # When the bot came up: a scheduled evaluation after it that passes while it connects and reconciles
+        # still runs. A clock that follows the gateway is only right once it has synced.
+        attach = getattr(self.clock, "attach", None)
+        self._launched = None if attach is not None else self.clock.now()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.lock.acquire()
         self.store = Store.open(self.state_dir / "state.sqlite")
         await self._connect_until_up()
-        attach = getattr(self.clock, "attach", None)
         if attach is not None:  # a clock that follows the gateway's time (--clock gateway)
             attach(self.broker.ib)
             await self.clock.sync()  # type: ignore[attr-defined]
             self.clock.start()  # type: ignore[attr-defined]
+            self._launched = self.clock.now()
         mode = self.broker.connection.mode or "paper"
         self.journal = Journal.open(
             journal_dir(self.state_dir),
@@ -165,12 +170,11 @@ class BotService:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self._stop.set)
         try:
-            launched = self.clock.now()
             await self.start()
             if once:
                 await self.evaluate(EvaluationRequest(trigger="scheduled"))
                 return
-            await self._serve(until, launched)
+            await self._serve(until, self._launched or self.clock.now())
         finally:
             await self.shutdown()
 
