@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from bot.journal.encoding import Record
+from bot.journal.encoding import KINDS, Record
 from bot.journal.summary import decision_metrics, flat_fields, summarize
 
 CSV_COLUMNS = (
@@ -43,24 +43,8 @@ CSV_COLUMNS = (
     "hash",
 )
 
-# what the HTML timeline shows; snapshots are summarised in their cycle's header instead
-TIMELINE_KINDS = frozenset(
-    {
-        "decision",
-        "gate",
-        "intent",
-        "sent",
-        "status",
-        "fill",
-        "harvest_fill",
-        "reconcile",
-        "halt",
-        "resume",
-        "operator",
-        "alert",
-        "error",
-    }
-)
+# what the HTML timeline shows: every kind but cycles and snapshots, which its cycle headers summarise
+TIMELINE_KINDS = frozenset(KINDS) - {"cycle", "snapshot"}
 
 
 def _joined(values: list[str | int]) -> str:
