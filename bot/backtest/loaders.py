@@ -154,6 +154,15 @@ def _examples(values: list[str] | pd.Series) -> tuple[str, ...]:
     return tuple(str(value) for value in list(values)[:MAX_EXAMPLES])
 
 
+def _note_bad_dates(notes: list[LoadNote], name: str, raw_dates: pd.Series, bad_dates: pd.Series) -> None:
+    """Record the rows skipped because their date does not parse (with examples of the raw text)."""
+    if not bad_dates.any():
+        return
+    lines = [f"line {i + 2}: {raw_dates.iloc[i]!r}" for i in np.flatnonzero(bad_dates)]
+    count = int(bad_dates.sum())
+    notes.append(LoadNote(name, "skipped", f"{count} row(s) with a date that does not parse", count, _examples(lines)))
+
+
 def _parse_dates(raw: pd.Series) -> pd.Series:
     """Each value parsed with the first format that fits (Cboe's MM/DD/YYYY or ISO); NaT otherwise."""
     text = raw.astype(str).str.strip()
@@ -272,17 +281,7 @@ def load_index_file(
     columns = {wanted: _column(frame, wanted, path) for wanted in value_columns}
     dates = _parse_dates(frame[date_column])
     bad_dates = dates.isna()
-    if bad_dates.any():
-        lines = [f"line {i + 2}: {frame[date_column].iloc[i]!r}" for i in np.flatnonzero(bad_dates)]
-        notes.append(
-            LoadNote(
-                name,
-                "skipped",
-                f"{int(bad_dates.sum())} row(s) with a date that does not parse",
-                int(bad_dates.sum()),
-                _examples(lines),
-            )
-        )
+    _note_bad_dates(notes, name, frame[date_column], bad_dates)
     values = pd.DataFrame(
         {wanted: pd.to_numeric(frame[column].str.strip(), errors="coerce") for wanted, column in columns.items()}
     )
@@ -390,17 +389,7 @@ def load_vx_curve(path: Path, calendar: ExchangeCalendar, notes: list[LoadNote])
     with np.errstate(invalid="ignore"):
         ordered = front_ok & (expiries[:, 0] > row_dates) & (expiries[:, 1] > expiries[:, 0])
     bad_rows = ~bad_dates & ~ordered
-    if bad_dates.any():
-        lines = [f"line {i + 2}: {frame[date_column].iloc[i]!r}" for i in np.flatnonzero(bad_dates)]
-        notes.append(
-            LoadNote(
-                name,
-                "skipped",
-                f"{int(bad_dates.sum())} row(s) with a date that does not parse",
-                int(bad_dates.sum()),
-                _examples(lines),
-            )
-        )
+    _note_bad_dates(notes, name, frame[date_column], bad_dates)
     if bad_rows.any():
         lines = [f"line {i + 2} ({frame[date_column].iloc[i]})" for i in np.flatnonzero(bad_rows)]
         notes.append(

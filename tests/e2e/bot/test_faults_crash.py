@@ -83,6 +83,16 @@ async def killed_at_crash_point(bot: BotProcess) -> None:
     assert bot.process is not None and bot.process.returncode == -signal.SIGKILL, bot.log()[-3000:]
 
 
+async def crashed_at(state: Path, gateway: GatewayServer, point: str, cleanup: contextlib.ExitStack) -> str:
+    """Start the bot with a crash point, ask for a rebalance, wait for the kill; the one intent it journaled."""
+    bot = await start_bot(state, gateway.port, point)
+    cleanup.callback(bot.kill)
+    request_rebalance(state)
+    await killed_at_crash_point(bot)
+    [intent] = journal_records(state, "intent")
+    return str(intent.payload["intent_id"])
+
+
 def startup_report(state: Path) -> dict[str, Any]:
     """The latest startup reconciliation: its summary and details."""
     records = [r for r in reconciles(state) if "after startup" in r.payload["summary"]]
@@ -112,13 +122,7 @@ async def test_crash_between_journal_and_send_sends_the_intent_once_after_recove
     with short_tmp_dir() as tmp, contextlib.ExitStack() as cleanup:
         async with paper_gateway(tmp) as gateway:
             state = tmp / "state"
-            first = await start_bot(state, gateway.port, "after_intent_journaled")
-            cleanup.callback(first.kill)
-            request_rebalance(state)
-            await killed_at_crash_point(first)
-
-            [intent] = journal_records(state, "intent")
-            intent_id = intent.payload["intent_id"]
+            intent_id = await crashed_at(state, gateway, "after_intent_journaled", cleanup)
             assert not journal_records(state, "sent")
             assert gateway_orders_per_ref(gateway)[intent_id] == 0, "killed before placeOrder: nothing sent"
 
@@ -147,12 +151,7 @@ async def test_crash_between_journal_and_send_expires_an_intent_too_old_to_send(
     with short_tmp_dir() as tmp, contextlib.ExitStack() as cleanup:
         async with paper_gateway(tmp) as gateway:
             state = tmp / "state"
-            first = await start_bot(state, gateway.port, "after_intent_journaled")
-            cleanup.callback(first.kill)
-            request_rebalance(state)
-            await killed_at_crash_point(first)
-            [intent] = journal_records(state, "intent")
-            intent_id = intent.payload["intent_id"]
+            intent_id = await crashed_at(state, gateway, "after_intent_journaled", cleanup)
 
             # The bot stays down for 20 clock minutes: its intent was priced on a quote that old.
             gateway.clock.set_speed(6000)
@@ -179,13 +178,7 @@ async def test_crash_between_send_and_record_adopts_the_order_by_order_ref() -> 
     with short_tmp_dir() as tmp, contextlib.ExitStack() as cleanup:
         async with paper_gateway(tmp) as gateway:
             state = tmp / "state"
-            first = await start_bot(state, gateway.port, "after_order_sent")
-            cleanup.callback(first.kill)
-            request_rebalance(state)
-            await killed_at_crash_point(first)
-
-            [intent] = journal_records(state, "intent")
-            intent_id = intent.payload["intent_id"]
+            intent_id = await crashed_at(state, gateway, "after_order_sent", cleanup)
             assert not journal_records(state, "sent"), "killed right after placeOrder, before recording it"
             reached = gateway_orders_per_ref(gateway)[intent_id]
 
