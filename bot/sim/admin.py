@@ -69,7 +69,7 @@ class AdminHandler:
             "pacing": lambda args: faults.set_pacing_limit(_optional_int(args, "limit")),
             "lines": lambda args: faults.set_market_data_lines(int(args["limit"])),
             "delayed_only": lambda args: faults.delayed_data_only(bool(args.get("active", True))),
-            "partial_fills": lambda args: faults.partial_fills(bool(args.get("active", True))),
+            "partial_fills": lambda args: faults.partial_fills(bool(args.get("active", True)), args.get("max_size")),
             "shock": lambda args: {
                 "vix_before": faults.shock_vix(float(args["level"]), float(args.get("half_life_days", 5.0)))
             },

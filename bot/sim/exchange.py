@@ -86,6 +86,7 @@ class PaperExchange:
         self.book = book
         self.notifier = notifier
         self.partial_fills = False
+        self.partial_fill_max: float | None = None  # with partial fills: at most this many per pass
         self.reject_queue: list[tuple[int, str]] = []
         self.on_fill_hook: Callable[[ExecutionRecord], None] | None = None
 
@@ -402,7 +403,9 @@ class PaperExchange:
         return fills
 
     def _match_one(self, order: OrderRecord, instrument: Instrument, quote: Quote, moment: dt.datetime) -> int:
-        fill = decide_fill(order, quote, resting=self.book.is_resting(order), partial=self.partial_fills)
+        fill = decide_fill(
+            order, quote, resting=self.book.is_resting(order), partial=self.partial_fills, cap=self.partial_fill_max
+        )
         self.book.rested(order)
         if fill is None:
             if order.tif == "IOC":

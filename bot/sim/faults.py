@@ -191,8 +191,10 @@ class Faults:
     def reject_next_order(self, code: int = 201, reason: str = "Order rejected - reason:Simulated rejection") -> None:
         self._server.exchange.reject_queue.append((code, reason))
 
-    def partial_fills(self, active: bool = True) -> None:
+    def partial_fills(self, active: bool = True, max_size: float | None = None) -> None:
+        """Fill at most the displayed size (and at most ``max_size``) each time an order meets the market."""
         self._server.exchange.partial_fills = active
+        self._server.exchange.partial_fill_max = max_size if active else None
 
     # -- market data -------------------------------------------------------------------------------
 

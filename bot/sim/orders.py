@@ -43,8 +43,11 @@ def _valid(price: float) -> bool:
     return math.isfinite(price) and price > 0
 
 
-def decide_fill(order: OrderRecord, quote: Quote, resting: bool, partial: bool) -> Fill | None:
-    """What (if anything) the order fills against ``quote`` now."""
+def decide_fill(
+    order: OrderRecord, quote: Quote, resting: bool, partial: bool, cap: float | None = None
+) -> Fill | None:
+    """What (if anything) the order fills against ``quote`` now; with ``partial``, at most the displayed size
+    (and at most ``cap``) per pass."""
     remaining = order.remaining
     if remaining <= 0:
         return None
@@ -66,6 +69,8 @@ def decide_fill(order: OrderRecord, quote: Quote, resting: bool, partial: bool) 
     quantity = remaining
     if partial:
         quantity = min(remaining, max(1.0, math.floor(touch_size if math.isfinite(touch_size) else 1.0)))
+        if cap is not None:
+            quantity = min(quantity, max(1.0, cap))
     return Fill(quantity=quantity, price=round(price, 4), liquidity=liquidity)
 
 
