@@ -11,6 +11,7 @@ from ib_async import IB, LimitOrder, MarketOrder
 
 from bot.sim.gateway import GatewayConfigError, GatewayServer
 from bot.sim.listings import round_to_tick
+from bot.sim.state import load_state
 from tests.e2e.gateway.gateway_support import MONDAY, NY, SPEED, connect, quote, vix_call, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -75,11 +76,13 @@ async def test_restart_with_state_file_keeps_orders_positions_and_perm_ids(tmp_p
     # What a crash leaves behind: the file as written after the last event (the gateway keeps running).
     crashed = tmp_path / "crashed.json"
     shutil.copy(state, crashed)
+    crash_time = load_state(crashed).clock_time  # type: ignore[union-attr]
     clock_before = first.clock.now()
     ib.disconnect()
     await first.stop()
 
-    for path in (state, crashed):
+    # A clean stop saves the clock as it stood; after a crash the clock resumes from its last save.
+    for path, resumes_from in ((state, clock_before), (crashed, crash_time)):
         second = GatewayServer(port=0, seed=3, speed=SPEED, state_path=path)
         await second.start()
         try:
@@ -96,7 +99,7 @@ async def test_restart_with_state_file_keeps_orders_positions_and_perm_ids(tmp_p
             assert position.position == 1
             [fill] = [f for f in await client.reqExecutionsAsync() if f.contract.conId == option.conId]
             assert (fill.execution.orderRef, fill.execution.permId) == ("intent-A", bought.order.permId)
-            assert second.clock.now() >= clock_before
+            assert second.clock.now() >= resumes_from
             new = client.placeOrder(option, LimitOrder("BUY", 1, 0.05, tif="GTC", orderRef="intent-C"))
             await wait_until(lambda new=new: new.orderStatus.status == "Submitted")  # type: ignore[misc]
             assert new.order.permId > gtc.order.permId
