@@ -34,7 +34,8 @@ async def test_spike_fills_the_resting_harvest_ladder(tmp_path: Path) -> None:
             )
             for k in (2, 3, 4)
         ]
-        await wait_until(lambda: all(t.orderStatus.status == "Submitted" for t in ladder))
+        # At 12,000x a slow machine may see the spike fill an order before the whole ladder reports resting.
+        await wait_until(lambda: all(t.orderStatus.status in ("Submitted", "Filled") for t in ladder))
         # Overnight the clock jumps; the next session's spike fills the ladder without any client action.
         await wait_until(lambda: all(t.orderStatus.status == "Filled" for t in ladder), timeout=15)
         assert [t.fills[0].execution.price for t in ladder] == [t.order.lmtPrice for t in ladder]
