@@ -132,6 +132,11 @@ class IbConnection:
     def may_trade(self) -> bool:
         return self.connected and not self.readonly and not self.trading_blocked_reason
 
+    @property
+    def no_trading_reason(self) -> str:
+        """Why the link may not trade ("" when the only cause is being disconnected, or there is none)."""
+        return self.trading_blocked_reason or self.readonly_reason
+
     async def connect(self) -> None:
         """Connect (with retries) and pass the account guard; raise BrokerError / AccountGuardError."""
         connection = self.config.connection

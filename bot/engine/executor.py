@@ -24,20 +24,21 @@ from zoneinfo import ZoneInfo
 import structlog
 from ib_async import Fill, Trade
 
-from bot.broker.convert import option_contract_from_ib
-from bot.broker.errors import BrokerError, ErrorClass
+from bot.broker.convert import option_contract_from_ib, option_quote
+from bot.broker.errors import BrokerError, ErrorClass, classify
 from bot.broker.session import Broker
 from bot.clock import Clock
 from bot.config import BotConfig
 from bot.engine.bookkeeping import apply_buy, apply_sell, finish_roll_if_stuck
 from bot.engine.crash_points import crash_point
-from bot.engine.gates import check_action, walk_prices
+from bot.engine.gates import GateResult, check_action, collar, premium_room_price, walk_prices
 from bot.engine.order_state import LIVE, TERMINAL, IntentStatus, apply_fill, apply_status, mark_sent
 from bot.journal import Journal
 from bot.journal.index import Query
 from bot.journal.reader import JournalReader
 from bot.store.database import FillRecord, IntentRecord, Store
 from strategies.alvh.models import Action, Layer, OptionQuote, Plan, TradingSession
+from strategies.alvh.quotes import round_to_tick
 from strategies.alvh.sizing import harvest_actions
 
 log = structlog.get_logger(__name__)
@@ -111,14 +112,7 @@ class Executor:
                         "skipped",
                         message=f"waited for {', '.join(f.intent_id for f in failed)}, which did not succeed",
                     )
-                    self.journal.record_gate(
-                        "dependency",
-                        False,
-                        outcome.message,
-                        intent_ids=[action.intent_id],
-                        slot_ids=[action.slot_id],
-                        cycle_id=cycle_id,
-                    )
+                    self._record_refusal("dependency", outcome.message, action, cycle_id, [action.slot_id])
                 else:
                     outcome = await self._run_action(action, context)
             except Exception as error:  # one action's failure is recorded, the others go on
@@ -149,14 +143,8 @@ class Executor:
         try:
             layer = self.store.move_layer(action.slot_id, action.to_slot_id)
         except ValueError as error:
-            self.journal.record_gate(
-                "migration",
-                False,
-                str(error),
-                intent_ids=[action.intent_id],
-                slot_ids=[action.slot_id, action.to_slot_id],
-                cycle_id=context.cycle_id,
-            )
+            slot_ids = [action.slot_id, action.to_slot_id]
+            self._record_refusal("migration", str(error), action, context.cycle_id, slot_ids)
             return Outcome(action.intent_id, "migrate", "refused", message=str(error))
         self.journal.record_status(
             action.intent_id,
@@ -175,14 +163,7 @@ class Executor:
         layer = self.store.layers().get(action.slot_id)
         if layer is None or layer.contract.key != action.contract.key:
             message = f"{action.slot_id} no longer holds {action.contract.key}"
-            self.journal.record_gate(
-                "release",
-                False,
-                message,
-                intent_ids=[action.intent_id],
-                slot_ids=[action.slot_id],
-                cycle_id=context.cycle_id,
-            )
+            self._record_refusal("release", message, action, context.cycle_id, [action.slot_id])
             return Outcome(action.intent_id, "release", "refused", message=message)
         self.store.add_leftover(layer, f"released by {action.intent_id}: no bid, left to expire")
         self.store.set_layer(action.slot_id, self.store.incoming().get(action.slot_id))
@@ -213,21 +194,27 @@ class Executor:
                 "failed",
                 message=f"{target_id} is not known to the broker; reconciliation will resolve it",
             )
-        self.broker.orders.cancel(trade)
-        self.messages_sent += 1
-        self.journal.record_status(
-            target_id,
-            trade.order.orderId,
-            "CancelRequested",
-            slot_id=target.slot_id,
-            message=f"cancel requested by {action.intent_id}",
-            cycle_id=context.cycle_id,
-        )
+        self._request_cancel(trade, target.slot_id, f"cancel requested by {action.intent_id}", context)
         await self._wait_terminal(target_id, self.config.execution.ack_timeout_seconds)
         final = self.store.intent(target_id)
         if final is not None and final.status in TERMINAL:
             return Outcome(action.intent_id, "cancel", "done", message=f"{target_id} {final.status}")
         return Outcome(action.intent_id, "cancel", "failed", message=f"{target_id} not confirmed cancelled")
+
+    def _request_cancel(self, trade: Trade, slot_id: str, why: str, context: _CycleContext) -> None:
+        self.broker.orders.cancel(trade)
+        self.messages_sent += 1
+        self.journal.record_status(
+            trade.order.orderRef,
+            trade.order.orderId,
+            "CancelRequested",
+            slot_id=slot_id,
+            message=why,
+            cycle_id=context.cycle_id,
+        )
+
+    def _record_refusal(self, gate: str, why: str, action: Action, cycle_id: str, slot_ids: list[str]) -> None:
+        self.journal.record_gate(gate, False, why, intent_ids=[action.intent_id], slot_ids=slot_ids, cycle_id=cycle_id)
 
     # ------------------------------------------------------------------ orders
 
@@ -239,20 +226,7 @@ class Executor:
             # The same plan ran before (a restart mid-cycle): never send an intent twice.
             return Outcome(action.intent_id, action.kind, "skipped", message=f"intent already {existing.status}")
         contract = context.contracts.get(action.contract.key)
-        con_id = getattr(contract, "conId", None) if contract is not None else None
-        quote = self._fresh_quote(action, context, live=True)
-        gate = check_action(
-            action,
-            now=self.clock.now(),
-            sessions=context.sessions,
-            store=self.store,
-            config=self.config,
-            quote=quote,
-            qualified_con_id=con_id,
-            may_trade=self.broker.connection.may_trade,
-            blocked_reason=self.broker.connection.trading_blocked_reason or self.broker.connection.readonly_reason,
-            cap=context.cap,
-        )
+        gate = self._check(action, context, getattr(contract, "conId", None))
         self.journal.record_gate(
             gate.gate,
             gate.allowed,
@@ -286,6 +260,21 @@ class Executor:
         )
         crash_point("after_intent_journaled")
         return await self._send_and_work(action, quantity, contract, gate.collar_low, gate.collar_high, context)
+
+    def _check(self, action: Action, context: _CycleContext, con_id: int | None) -> GateResult:
+        """The risk gates for ``action`` now, on a fresh quote and the link's current state."""
+        return check_action(
+            action,
+            now=self.clock.now(),
+            sessions=context.sessions,
+            store=self.store,
+            config=self.config,
+            quote=self._fresh_quote(action, context),
+            qualified_con_id=con_id,
+            may_trade=self.broker.connection.may_trade,
+            blocked_reason=self.broker.connection.no_trading_reason,
+            cap=context.cap,
+        )
 
     async def _send_and_work(
         self,
@@ -397,16 +386,7 @@ class Executor:
         if intent is not None and intent.status not in TERMINAL:
             trade = self._trade_for(action.intent_id)
             if trade is not None and not trade.isDone():
-                self.broker.orders.cancel(trade)
-                self.messages_sent += 1
-                self.journal.record_status(
-                    action.intent_id,
-                    trade.order.orderId,
-                    "CancelRequested",
-                    slot_id=action.slot_id,
-                    message="end of the price walk",
-                    cycle_id=context.cycle_id,
-                )
+                self._request_cancel(trade, action.slot_id, "end of the price walk", context)
             await self._wait_terminal(action.intent_id, execution.ack_timeout_seconds)
         return self._outcome(action)
 
@@ -421,10 +401,7 @@ class Executor:
 
     def _walk_target(self, action: Action, context: _CycleContext, current: float) -> float | None:
         """Where the walk heads now: the live ask (bid), inside the collar and, for a buy, inside the cap."""
-        from bot.engine.gates import collar, premium_room_price
-        from strategies.alvh.quotes import round_to_tick
-
-        quote = self._fresh_quote(action, context, live=True)
+        quote = self._fresh_quote(action, context)
         if quote is None or quote.bid is None or quote.ask is None or not quote.ask > 0 or quote.bid > quote.ask:
             return None
         mid = (quote.bid + quote.ask) / 2
@@ -514,18 +491,7 @@ class Executor:
             sessions=self.broker.calendar.sessions_between(today, today + dt.timedelta(days=7)),
             cap=float(self.store.get("premium_cap", 0.0)),
         )
-        gate = check_action(
-            action,
-            now=self.clock.now(),
-            sessions=context.sessions,
-            store=self.store,
-            config=self.config,
-            quote=self._fresh_quote(action, context, live=True),
-            qualified_con_id=getattr(contract, "conId", None),
-            may_trade=self.broker.connection.may_trade,
-            blocked_reason=self.broker.connection.trading_blocked_reason,
-            cap=context.cap,
-        )
+        gate = self._check(action, context, getattr(contract, "conId", None))
         self.journal.record_gate(
             gate.gate,
             gate.allowed,
@@ -622,20 +588,15 @@ class Executor:
         live = [t for t in found if not t.isDone()]
         return (live or found or [None])[-1]
 
-    def _fresh_quote(self, action: Action, context: _CycleContext, live: bool = False) -> OptionQuote | None:
+    def _fresh_quote(self, action: Action, context: _CycleContext) -> OptionQuote | None:
+        """The live quote of the action's contract; the cycle's snapshot quote when it is not streaming."""
         if action.contract is None:
             return None
         key = action.contract.key
-        if live or key not in context.quotes:
-            subscription = self.broker.market.get(key)
-            contract = context.contracts.get(key)
-            if subscription is not None and contract is not None:
-                from bot.broker.convert import option_quote
-
-                quote_time = self.broker.market.quote_time(key) or self.clock.now() - dt.timedelta(days=1)
-                return option_quote(
-                    action.contract, subscription.ticker, quote_time, subscription.ticker.marketDataType
-                )
+        subscription = self.broker.market.get(key)
+        if subscription is not None and context.contracts.get(key) is not None:
+            quote_time = self.broker.market.quote_time(key) or self.clock.now() - dt.timedelta(days=1)
+            return option_quote(action.contract, subscription.ticker, quote_time, subscription.ticker.marketDataType)
         return context.quotes.get(key)
 
     def on_order_status(self, trade: Trade) -> None:
@@ -803,8 +764,6 @@ class Executor:
             self.store.set_commission(exec_id, float(commission))
 
     def on_ib_error(self, request_id: int, code: int, message: str, contract: object = None) -> None:
-        from bot.broker.errors import classify
-
         if classify(code) != ErrorClass.REJECTED or request_id <= 0:
             return
         # ib_async ends a refused order ("Cancelled") before it reports the error, so the intent may be terminal

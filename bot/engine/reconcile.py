@@ -210,8 +210,7 @@ class Reconciler:
             elif intent.kind not in ("buy", "sell", "place_harvest"):
                 why = f"a {intent.kind} intent is not an order"
             elif not self.broker.connection.may_trade:
-                connection = self.broker.connection
-                why = f"trading is not allowed now: {connection.trading_blocked_reason or connection.readonly_reason}"
+                why = f"trading is not allowed now: {self.broker.connection.no_trading_reason}"
             else:
                 sent, why = await self.executor.send_recovered(intent)
                 if sent:
