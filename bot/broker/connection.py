@@ -57,30 +57,28 @@ def check_account(account: str, port: int, config: BotConfig) -> str:
     """The mode ("paper" or "live") this account may be traded in, or AccountGuardError."""
     wanted = config.account.id.strip()
     if wanted and wanted != account:
-        raise AccountGuardError(f"the gateway reports account {_redact(account)}, the config expects {_redact(wanted)}")
+        raise AccountGuardError(f"the gateway reports account {redact(account)}, the config expects {redact(wanted)}")
     paper = is_paper_account(account)
     if port in PAPER_PORTS and not paper:
-        raise AccountGuardError(
-            f"port {port} is a paper port but the account {_redact(account)} is not a paper account"
-        )
+        raise AccountGuardError(f"port {port} is a paper port but the account {redact(account)} is not a paper account")
     if port in LIVE_PORTS and paper:
-        raise AccountGuardError(f"port {port} is a live port but the account {_redact(account)} is a paper account")
+        raise AccountGuardError(f"port {port} is a live port but the account {redact(account)} is a paper account")
     if paper:
         return "paper"
     if not config.account.allow_live:
         raise AccountGuardError(
-            f"account {_redact(account)} is live; set account.allow_live = true and "
-            f"{LIVE_OPT_IN_VARIABLE}=1 to trade it"
+            f"account {redact(account)} is live; set account.allow_live = true and {LIVE_OPT_IN_VARIABLE}=1 to trade it"
         )
     if os.environ.get(LIVE_OPT_IN_VARIABLE) != "1":
         raise AccountGuardError(
-            f"account {_redact(account)} is live and allow_live is set, but {LIVE_OPT_IN_VARIABLE}=1 is not in the "
+            f"account {redact(account)} is live and allow_live is set, but {LIVE_OPT_IN_VARIABLE}=1 is not in the "
             "environment: both are required"
         )
     return "live"
 
 
-def _redact(account: str) -> str:
+def redact(account: str) -> str:
+    """An account id for messages and status: enough to recognise it, not to use it."""
     return account[:2] + "*" * max(0, len(account) - 5) + account[-3:] if len(account) > 5 else "***"
 
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot.broker.connection import redact
 from bot.engine.order_state import LIVE
 from bot.engine.schedule import next_evaluation
+from strategies.alvh.schedule import iso_week
 from strategies.alvh.sizing import CONTRACT_MULTIPLIER
 
 if TYPE_CHECKING:
     from bot.engine.service import BotService
-
-
-def _redact(account: str | None) -> str | None:
-    if not account:
-        return None
-    return account[:2] + "*" * max(0, len(account) - 5) + account[-3:]
 
 
 def status_document(service: BotService) -> dict[str, Any]:
@@ -26,18 +23,20 @@ def status_document(service: BotService) -> dict[str, Any]:
     zone = ZoneInfo(service.config.strategy.schedule.timezone)
     connection = service.broker.connection
     plan = service.last_plan
-    marks: dict[str, float | None] = {}
-    if plan is not None:
-        for decision in plan.record.slots:
-            mark = decision.details.get("mark")
-            marks[decision.slot_id] = mark if isinstance(mark, (int, float)) else None
     harvest: dict[str, list[str]] = {}
-    for intent in store.intents(statuses=list(LIVE), role="harvest"):
-        harvest.setdefault(intent.slot_id, []).append(f"{int(intent.remaining)} @ {intent.limit_price or 0:.2f} GTC")
+    working: set[str] = set()
+    for intent in store.intents(statuses=list(LIVE)):
+        if intent.role == "harvest":
+            harvest.setdefault(intent.slot_id, []).append(
+                f"{int(intent.remaining)} @ {intent.limit_price or 0:.2f} GTC"
+            )
+        else:
+            working.add(intent.slot_id)
+    layers = store.layers()
     today = now.astimezone(zone).date()
     slots = []
     for slot_id in service.config.strategy.buckets.slot_ids():
-        layer = store.layers().get(slot_id)
+        layer = layers.get(slot_id)
         quote = None
         if layer is not None and service.broker.market.subscribed(layer.contract.key):
             subscription = service.broker.market.get(layer.contract.key)
@@ -45,7 +44,6 @@ def status_document(service: BotService) -> dict[str, Any]:
                 bid, ask = subscription.ticker.bid, subscription.ticker.ask
                 if bid == bid and ask == ask and bid >= 0 and ask > 0:
                     quote = (bid + ask) / 2
-        working = [i for i in store.intents(statuses=list(LIVE), slot_id=slot_id) if i.role != "harvest"]
         slots.append(
             {
                 "slot": slot_id,
@@ -57,16 +55,13 @@ def status_document(service: BotService) -> dict[str, Any]:
                 if layer is None or quote is None
                 else (quote - layer.entry_price) * layer.quantity * CONTRACT_MULTIPLIER,
                 "dte": (layer.contract.expiry - today).days if layer else None,
-                "state": "working order" if working else ("held" if layer else "empty"),
+                "state": "working order" if slot_id in working else ("held" if layer else "empty"),
                 "harvest_orders": harvest.get(slot_id, []),
             }
         )
-    week = now.astimezone(zone).isocalendar()[:2]
-    this_week = [
-        t
-        for t in store.rebalances_since(now.replace(year=now.year - 1))
-        if t.astimezone(zone).isocalendar()[:2] == week
-    ]
+    schedule = service.config.strategy.schedule
+    week = iso_week(now, schedule)
+    this_week = [t for t in store.rebalances_since(now - dt.timedelta(days=7)) if iso_week(t, schedule) == week]
     halt = store.halt_state()
     record = plan.record if plan else None
     return {
@@ -74,7 +69,7 @@ def status_document(service: BotService) -> dict[str, Any]:
         "connection": {
             "connected": connection.connected,
             "state": str(connection.state),
-            "account": _redact(connection.account),
+            "account": redact(connection.account) if connection.account else None,
             "mode": connection.mode,
             "read_only": connection.readonly,
             "read_only_reason": connection.readonly_reason or None,
