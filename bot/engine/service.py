@@ -31,7 +31,7 @@ from bot.config import BotConfig
 from bot.control.protocol import SOCKET_NAME, ControlRequest, ControlResponse
 from bot.control.server import ControlServer, Peer
 from bot.engine.alerts import Alert, Alerter
-from bot.engine.book import build_book
+from bot.engine.book import BOOK_HISTORY, build_book
 from bot.engine.crash_points import crash_point
 from bot.engine.executor import Executor, Outcome
 from bot.engine.instance import InstanceLock, write_heartbeat
@@ -40,7 +40,7 @@ from bot.engine.reconcile import Reconciler
 from bot.engine.schedule import next_evaluation
 from bot.journal import Journal, code_version, journal_dir
 from bot.store.database import Store
-from strategies.alvh.models import REBALANCE_ROLES, EvaluationRequest, Plan
+from strategies.alvh.models import REBALANCE_ROLES, Book, EvaluationRequest, Plan
 from strategies.alvh.planner import plan as make_plan
 
 log = structlog.get_logger(__name__)
@@ -309,7 +309,7 @@ class BotService:
         held += [layer.contract for layer in self.store.incoming().values()]
         inputs = await self.broker.market_inputs(request, held, candidates=self._may_rebalance(request))
         gathered = time.monotonic()
-        result = await self._plan_and_execute(request, cycle_id, inputs, held)
+        result = await self._plan_and_execute(request, cycle_id, inputs)
         log.info(
             "evaluation_phases",
             reconcile_s=round(reconciled - phase, 3),
@@ -330,12 +330,14 @@ class BotService:
         today = now.astimezone(self.timezone).date()
         sessions = self.calendar.sessions_between(today, today + dt.timedelta(days=7))
         window = trading_window(now, sessions, self.config.strategy.schedule)
-        book = build_book(self.store, [], now)
-        return rebalance_permission(now, request, book, window, self.config.strategy.schedule).allowed
+        # The weekly cap and the catch-up rule read only the rebalance history, not the layers or orders.
+        history = Book(
+            recent_rebalances=self.store.rebalances_since(now - BOOK_HISTORY),
+            last_rebalance_opportunity=self.store.last_rebalance_opportunity(),
+        )
+        return rebalance_permission(now, request, history, window, self.config.strategy.schedule).allowed
 
-    async def _plan_and_execute(
-        self, request: EvaluationRequest, cycle_id: str, inputs: Any, held: list[Any]
-    ) -> EvaluationResult:
+    async def _plan_and_execute(self, request: EvaluationRequest, cycle_id: str, inputs: Any) -> EvaluationResult:
         assert self.journal is not None and self.store is not None and self.executor is not None
         if inputs.missing_quotes:
             log.info("quotes_missing", count=len(inputs.missing_quotes))
@@ -459,7 +461,7 @@ class BotService:
             for intent in self.store.intents(statuses=list(LIVE)):
                 if intent.role == "harvest" and not cancel_harvest:
                     continue
-                trade = next((t for t in self.broker.ib.trades() if t.order.orderRef == intent.intent_id), None)
+                trade = self.broker.orders.trade_for(intent.intent_id)
                 if trade is not None and not trade.isDone():
                     self.broker.orders.cancel(trade)
                     cancelled.append(intent.intent_id)
