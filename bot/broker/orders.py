@@ -45,6 +45,12 @@ class Orders:
         self.messages_sent += 1
         self.ib.cancelOrder(trade.order)
 
+    def trade_for(self, order_ref: str) -> Trade | None:
+        """This session's trade for an orderRef: the live one if there is one, else the latest."""
+        found = [t for t in self.ib.trades() if t.order.orderRef == order_ref]
+        live = [t for t in found if not t.isDone()]
+        return (live or found or [None])[-1]
+
     def raise_order_id_floor(self, floor: int) -> None:
         """Order ids only go up: never below what this bot used before a gateway restart."""
         self._id_floor = max(self._id_floor, floor)

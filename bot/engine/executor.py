@@ -183,7 +183,7 @@ class Executor:
         target = self.store.intent(target_id)
         if target is None or target.status in TERMINAL:
             return Outcome(action.intent_id, "cancel", "done", message=f"{target_id} is no longer working")
-        trade = self._trade_for(target_id)
+        trade = self.broker.orders.trade_for(target_id)
         if trade is None:
             trades = await self.broker.orders.all_open_orders()
             trade = next((t for t in trades if t.order.orderRef == target_id), None)
@@ -365,7 +365,7 @@ class Executor:
             capped = prices[min(step, len(prices) - 1)]
             if (action.side == "BUY" and capped <= current) or (action.side == "SELL" and capped >= current):
                 continue
-            trade = self._trade_for(action.intent_id)
+            trade = self.broker.orders.trade_for(action.intent_id)
             if trade is None or trade.isDone():
                 continue
             self.broker.orders.modify(trade, capped)
@@ -384,7 +384,7 @@ class Executor:
         # The walk is over: cancel whatever is left and record it.
         intent = self.store.intent(action.intent_id)
         if intent is not None and intent.status not in TERMINAL:
-            trade = self._trade_for(action.intent_id)
+            trade = self.broker.orders.trade_for(action.intent_id)
             if trade is not None and not trade.isDone():
                 self._request_cancel(trade, action.slot_id, "end of the price walk", context)
             await self._wait_terminal(action.intent_id, execution.ack_timeout_seconds)
@@ -582,11 +582,6 @@ class Executor:
         return self.broker.connection.may_trade
 
     # ------------------------------------------------------------------ broker events
-
-    def _trade_for(self, intent_id: str) -> Trade | None:
-        found = [t for t in self.broker.ib.trades() if t.order.orderRef == intent_id]
-        live = [t for t in found if not t.isDone()]
-        return (live or found or [None])[-1]
 
     def _fresh_quote(self, action: Action, context: _CycleContext) -> OptionQuote | None:
         """The live quote of the action's contract; the cycle's snapshot quote when it is not streaming."""

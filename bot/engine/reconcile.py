@@ -31,6 +31,7 @@ from bot.engine.order_state import LIVE, TERMINAL, IntentStatus, apply_status, m
 from bot.journal import Journal
 from bot.store.database import IntentRecord, Store
 from strategies.alvh.ids import INTENT_PREFIX
+from strategies.alvh.sizing import CONTRACT_MULTIPLIER
 
 log = structlog.get_logger(__name__)
 
@@ -299,12 +300,12 @@ class Reconciler:
         for slot_id, layer in self.store.layers().items():
             if layer is not None and layer.contract.expiry <= today and actual[layer.contract.key] == 0:
                 self.store.set_layer(slot_id, None)
-                self.store.add_realized_pnl(-layer.quantity * layer.entry_price * 100)
+                self.store.add_realized_pnl(-layer.quantity * layer.entry_price * CONTRACT_MULTIPLIER)
                 written.append(f"{slot_id}: {layer.quantity} {layer.contract.key}")
         for key, (layer, _) in self.store.leftovers().items():
             if layer.contract.expiry <= today and actual[key] == 0:
                 self.store.set_leftover(None, key)
-                self.store.add_realized_pnl(-layer.quantity * layer.entry_price * 100)
+                self.store.add_realized_pnl(-layer.quantity * layer.entry_price * CONTRACT_MULTIPLIER)
                 written.append(f"leftover: {layer.quantity} {key}")
         if written:
             report.expired_layers.extend(written)
@@ -354,11 +355,8 @@ class Reconciler:
             if selling <= max(0, held_at_broker[key]):
                 continue
             for intent in working:
-                trade = next(
-                    (t for t in self.broker.ib.trades() if t.order.orderRef == intent.intent_id and not t.isDone()),
-                    None,
-                )
-                if trade is None:
+                trade = self.broker.orders.trade_for(intent.intent_id)
+                if trade is None or trade.isDone():
                     continue
                 self.broker.orders.cancel(trade)
                 cancelled.append(intent.intent_id)
