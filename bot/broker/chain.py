@@ -19,7 +19,7 @@ from ib_async import IB, Contract, Future, Index, Option
 
 from bot.broker.convert import expiry_from_ib, option_contract_from_ib
 from bot.broker.errors import BrokerError
-from strategies.alvh.config import BUCKET_ORDER, StrategyConfig
+from strategies.alvh.config import BUCKET_ORDER, BucketConfig, StrategyConfig
 from strategies.alvh.models import OptionContract
 from strategies.pricing import black76, years_from_days
 
@@ -236,6 +236,21 @@ def _contract_key(contract: Contract) -> str:
     )
 
 
+def window_expiries(
+    listing: ChainListing, today: dt.date, config: StrategyConfig
+) -> list[tuple[BucketConfig, dt.date, str]]:
+    """Each listed expiry (and its trading class) inside a bucket's buy window, with that bucket's config."""
+    found = []
+    for bucket in BUCKET_ORDER:
+        bucket_config = config.buckets.bucket(bucket)
+        first = today + dt.timedelta(days=bucket_config.buy_window_min_dte)
+        last = today + dt.timedelta(days=bucket_config.buy_window_max_dte)
+        found.extend(
+            (bucket_config, expiry, trading_class) for expiry, trading_class in listing.expiries_between(first, last)
+        )
+    return found
+
+
 def candidate_options(
     listing: ChainListing,
     today: dt.date,
@@ -245,25 +260,21 @@ def candidate_options(
 ) -> list[OptionContract]:
     """Calls in each buy window whose nominal delta brackets each ladder target (``per_target`` per target)."""
     wanted: dict[str, OptionContract] = {}
-    for bucket in BUCKET_ORDER:
-        bucket_config = config.buckets.bucket(bucket)
-        first = today + dt.timedelta(days=bucket_config.buy_window_min_dte)
-        last = today + dt.timedelta(days=bucket_config.buy_window_max_dte)
-        for expiry, trading_class in listing.expiries_between(first, last):
-            forward = forward_for.get(expiry)
-            strikes = np.array(listing.strikes.get(trading_class, []))
-            if forward is None or not len(strikes):
-                continue
-            deltas = black76("C", forward, strikes, years_from_days((expiry - today).days), NOMINAL_VOL_OF_VOL).delta
-            for target in bucket_config.delta_ladder:
-                nearest = np.argsort(np.abs(deltas - target))[:per_target]
-                for index in nearest:
-                    contract = OptionContract(
-                        symbol="VIX",
-                        trading_class=trading_class,
-                        expiry=expiry,
-                        strike=float(strikes[index]),
-                        right="C",
-                    )
-                    wanted[contract.key] = contract
+    for bucket_config, expiry, trading_class in window_expiries(listing, today, config):
+        forward = forward_for.get(expiry)
+        strikes = np.array(listing.strikes.get(trading_class, []))
+        if forward is None or not len(strikes):
+            continue
+        deltas = black76("C", forward, strikes, years_from_days((expiry - today).days), NOMINAL_VOL_OF_VOL).delta
+        for target in bucket_config.delta_ladder:
+            nearest = np.argsort(np.abs(deltas - target))[:per_target]
+            for index in nearest:
+                contract = OptionContract(
+                    symbol="VIX",
+                    trading_class=trading_class,
+                    expiry=expiry,
+                    strike=float(strikes[index]),
+                    right="C",
+                )
+                wanted[contract.key] = contract
     return sorted(wanted.values(), key=lambda c: (c.expiry, c.strike))

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from ib_async import Contract, Position
 
-from bot.broker.chain import ChainListing, Contracts, candidate_options
+from bot.broker.chain import ChainListing, Contracts, candidate_options, window_expiries
 from bot.broker.connection import IbConnection, LinkEvent
 from bot.broker.convert import expiry_from_ib, number, option_contract_from_ib, option_quote
 from bot.broker.errors import BrokerError
@@ -144,7 +144,9 @@ class Broker:
         self.market.subscribe("SPX", spx_index, CORE)
 
         listing = await self._chain(today)
-        windows = self._window_expiries(listing, today) if candidates else set()
+        windows = (
+            {expiry for _, expiry, _ in window_expiries(listing, today, self.config.strategy)} if candidates else set()
+        )
         futures = await self._vix_futures(today, windows | {c.expiry for c in held})
         future_keys = {
             f"VX {contract.lastTradeDateOrContractMonth[:8]} {contract.tradingClass}": contract for contract in futures
@@ -214,24 +216,11 @@ class Broker:
         if self.connection.trading_blocked_reason:
             raise BrokerError(self.connection.trading_blocked_reason)
 
-    def release_candidates(self, keep: set[str]) -> None:
-        """Stop streaming candidates the cycle no longer needs (held layers stay)."""
-        self.market.unsubscribe_purpose(CANDIDATE, keep)
-
     async def _chain(self, today: dt.date) -> ChainListing:
         if self._listing is None or self._listing[0] != today:
             self.contracts.forget_expired(today)
             self._listing = (today, await self.contracts.vix_chain())
         return self._listing[1]
-
-    def _window_expiries(self, listing: ChainListing, today: dt.date) -> set[dt.date]:
-        found: set[dt.date] = set()
-        for bucket in ("near", "mid", "long"):
-            config = self.config.strategy.buckets.bucket(bucket)  # type: ignore[arg-type]
-            first = today + dt.timedelta(days=config.buy_window_min_dte)
-            last = today + dt.timedelta(days=config.buy_window_max_dte)
-            found.update(expiry for expiry, _ in listing.expiries_between(first, last))
-        return found
 
     async def _vix_futures(self, today: dt.date, expiries: set[dt.date]) -> list[Contract]:
         """VX1 and VX2 (contango), the futures of the option expiries needed, and for an expiry with no
