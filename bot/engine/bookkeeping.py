@@ -29,9 +29,7 @@ def _added(
 ) -> Layer:
     if layer is None:
         return Layer(contract=contract, quantity=quantity, entry_price=price, opened_at=at, opened_in_slot=slot_id)
-    total = layer.quantity + quantity
-    entry = (layer.entry_price * layer.quantity + price * quantity) / total
-    return layer.model_copy(update={"quantity": total, "entry_price": entry})
+    return layer.plus(quantity, price)
 
 
 def apply_buy(store: Store, intent: IntentRecord, quantity: int, price: float, at: dt.datetime) -> FillEffect:
@@ -61,10 +59,7 @@ def apply_sell(store: Store, intent: IntentRecord, quantity: int, price: float) 
     if slot_id is not None:
         layer = layers[slot_id]
         assert layer is not None
-        sold = min(quantity, layer.quantity)
-        pnl = (price - layer.entry_price) * sold * CONTRACT_MULTIPLIER
-        store.add_realized_pnl(pnl)
-        remaining = layer.quantity - sold
+        sold, remaining, pnl = _sell_from(store, layer, quantity, price)
         anomaly = None if sold == quantity else f"{slot_id}: sold {quantity} but held {layer.quantity}"
         if remaining > 0:
             store.set_layer(slot_id, layer.model_copy(update={"quantity": remaining}))
@@ -83,10 +78,7 @@ def apply_sell(store: Store, intent: IntentRecord, quantity: int, price: float) 
     leftovers = store.leftovers()
     if contract.key in leftovers:
         layer, reason = leftovers[contract.key]
-        sold = min(quantity, layer.quantity)
-        pnl = (price - layer.entry_price) * sold * CONTRACT_MULTIPLIER
-        store.add_realized_pnl(pnl)
-        remaining = layer.quantity - sold
+        sold, remaining, pnl = _sell_from(store, layer, quantity, price)
         store.set_leftover(
             layer.model_copy(update={"quantity": remaining}) if remaining else None, contract.key, reason
         )
@@ -94,6 +86,14 @@ def apply_sell(store: Store, intent: IntentRecord, quantity: int, price: float) 
     return FillEffect(
         None, "", anomaly=f"sold {quantity} {contract.key} that no slot holds (intent {intent.intent_id})"
     )
+
+
+def _sell_from(store: Store, layer: Layer, quantity: int, price: float) -> tuple[int, int, float]:
+    """Sell up to ``quantity`` of ``layer`` at ``price`` and book the realised P&L: (sold, remaining, pnl)."""
+    sold = min(quantity, layer.quantity)
+    pnl = (price - layer.entry_price) * sold * CONTRACT_MULTIPLIER
+    store.add_realized_pnl(pnl)
+    return sold, layer.quantity - sold, pnl
 
 
 def _holds(layer: Layer | None, contract: OptionContract) -> bool:

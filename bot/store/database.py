@@ -327,9 +327,7 @@ class Store:
             existing = self.leftovers().get(key)
             if existing is not None:
                 held, earlier_reason = existing
-                total = held.quantity + layer.quantity
-                entry = (held.entry_price * held.quantity + layer.entry_price * layer.quantity) / total
-                layer = held.model_copy(update={"quantity": total, "entry_price": entry})
+                layer = held.plus(layer.quantity, layer.entry_price)
                 reason = f"{earlier_reason}; {reason}"
             self.set_leftover(layer, key, reason)
         return layer

@@ -129,6 +129,12 @@ class Layer(FrozenModel):
     opened_at: AwareDatetime
     opened_in_slot: str
 
+    def plus(self, quantity: int, price: float) -> Layer:
+        """This layer with ``quantity`` more bought at ``price``: the entry becomes the weighted average."""
+        total = self.quantity + quantity
+        entry = (self.entry_price * self.quantity + price * quantity) / total
+        return self.model_copy(update={"quantity": total, "entry_price": entry})
+
 
 class Slot(FrozenModel):
     slot_id: str
