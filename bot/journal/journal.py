@@ -24,7 +24,7 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +50,6 @@ from bot.journal.encoding import (
 from bot.journal.errors import JournalClosedError, JournalError, JournalWriteError
 from bot.journal.files import (
     WriterLock,
-    atomic_replace,
     fsync_dir,
     fsync_fd,
     ledger_files,
@@ -58,7 +57,7 @@ from bot.journal.files import (
     write_all,
 )
 from bot.journal.index import INDEX_FILE, JournalIndex, Located
-from bot.journal.recovery import QUARANTINE_DIR, analyse_tail, quarantine_tail
+from bot.journal.recovery import QUARANTINE_DIR, analyse_tail, copy_into_quarantine, quarantine_tail
 from bot.journal.redact import load_or_create_key, redact_account
 from bot.journal.writers import KindWriters
 from strategies.canonical import JsonValue
@@ -93,10 +92,7 @@ class _Pending:
 def _keep_in_quarantine(directory: Path, path: Path, label: str) -> str:
     data = path.read_bytes()
     name = f"{label}.{sha256_hex(data)[:16]}.quarantined"
-    target_dir = directory / QUARANTINE_DIR
-    make_dirs_durably(target_dir)
-    if not (target_dir / name).exists():
-        atomic_replace(target_dir / name, data)
+    copy_into_quarantine(directory, name, data)
     return name
 
 
@@ -393,29 +389,6 @@ class Journal(KindWriters):
                     )
                 raise
             self.append("cycle", {"phase": "end", "outcome": "completed", "error": None}, cycle_id=cycle_id)
-        finally:
-            self._cycle.reset(token)
-
-    @contextlib.asynccontextmanager
-    async def cycle_async(self, trigger: str = "scheduled", **details: Any) -> AsyncIterator[str]:
-        """``cycle()`` for coroutines: the cycle records are written without blocking the event loop."""
-        cycle_id = self.new_cycle_id()
-        token = self._cycle.set(cycle_id)
-        try:
-            await self.append_async(
-                "cycle", {"phase": "start", "trigger": trigger, "details": details}, cycle_id=cycle_id
-            )
-            try:
-                yield cycle_id
-            except BaseException as error:
-                with contextlib.suppress(JournalError):
-                    await self.append_async(
-                        "cycle",
-                        {"phase": "end", "outcome": "failed", "error": f"{type(error).__name__}: {error}"},
-                        cycle_id=cycle_id,
-                    )
-                raise
-            await self.append_async("cycle", {"phase": "end", "outcome": "completed", "error": None}, cycle_id=cycle_id)
         finally:
             self._cycle.reset(token)
 

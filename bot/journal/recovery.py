@@ -170,17 +170,23 @@ def _check_anchor(state: TailState, anchor: Anchor | None, lines: _ReverseLines)
     raise JournalIntegrityError(f"record seq {anchor.seq} named by the anchor is not in the ledger; {VERIFY_HINT}")
 
 
+def copy_into_quarantine(directory: Path, name: str, data: bytes) -> Path:
+    """Keep ``data`` as ``quarantine/name`` (durably; a copy already there under that name is kept)."""
+    target_dir = directory / QUARANTINE_DIR
+    make_dirs_durably(target_dir)
+    target = target_dir / name
+    if not target.exists():
+        atomic_replace(target, data)
+    return target
+
+
 def quarantine_tail(directory: Path, item: QuarantineItem) -> Path:
     """Copy the bytes into ``quarantine/`` (durably), then cut the ledger file back to ``item.offset``.
 
     Idempotent: a crash anywhere leaves either the original tail (found again on the next open) or
     the copy plus the cut file; the copy's name depends only on where the bytes were and what they are.
     """
-    target_dir = directory / QUARANTINE_DIR
-    make_dirs_durably(target_dir)
-    target = target_dir / item.name
-    if not target.exists():
-        atomic_replace(target, item.data)
+    target = copy_into_quarantine(directory, item.name, item.data)
     fd = os.open(item.file, os.O_WRONLY)
     try:
         if os.fstat(fd).st_size > item.offset:

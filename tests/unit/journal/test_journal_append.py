@@ -223,14 +223,3 @@ def test_a_failed_write_is_never_acknowledged_and_stops_the_journal(
 def test_code_version_names_the_package_version() -> None:
     version = code_version()
     assert version.startswith(("0.", "0+"))
-
-
-async def test_cycle_async_tags_records_written_from_tasks(tmp_path: Path, clock: StepClock) -> None:
-    with open_journal(tmp_path / "journal", clock, group_commit=True) as journal:
-        async with journal.cycle_async(trigger="manual") as cycle_id:
-            task = asyncio.create_task(journal.append_async("status", {"n": 1}))
-            record = await task
-        after = journal.append("status", {"n": 2})
-    assert record.cycle_id == cycle_id and after.cycle_id is None
-    kinds = [(entry["kind"], entry["cycle_id"]) for entry in _ledger(tmp_path / "journal")]
-    assert kinds == [("cycle", cycle_id), ("status", cycle_id), ("cycle", cycle_id), ("status", None)]
