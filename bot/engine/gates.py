@@ -118,10 +118,8 @@ def premium_room_price(store: Store, action: Action, cap: float) -> float | None
     """For a buy: the highest limit at which the order still fits under the premium cap (None: no cap known)."""
     if action.side != "BUY" or cap <= 0 or action.quantity <= 0:
         return None
-    others = _premium_at_risk(store) - _roll_basis(store, action)
-    intent = store.intent(action.intent_id)
-    if intent is not None and intent.side == "BUY":
-        others -= intent.remaining * (intent.limit_price or intent.limit_bound or 0.0) * CONTRACT_MULTIPLIER
+    # The order's own working cost is what the room is for, so it is left out (as check_action does).
+    others = _premium_at_risk(store, excluding=action.intent_id) - _roll_basis(store, action)
     return (cap - others) / (action.quantity * CONTRACT_MULTIPLIER)
 
 
