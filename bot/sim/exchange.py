@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ import structlog
 from bot.sim.account import MIN_COMMISSION_PER_ORDER, PaperAccount, commission_for
 from bot.sim.listings import AmbiguousContractError, ContractQuery, Listings, is_on_tick
 from bot.sim.market import MarketModel
-from bot.sim.orders import OrderBook, decide_fill
+from bot.sim.orders import OrderBook, decide_fill, valid_price
 from bot.sim.records import ExecutionRecord, Instrument, MarginImpact, OrderRecord, Quote
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -88,7 +89,8 @@ class PaperExchange:
         self.partial_fills = False
         self.partial_fill_max: float | None = None  # with partial fills: at most this many per pass
         self.reject_queue: list[tuple[int, str]] = []
-        self.on_fill_hook: Callable[[ExecutionRecord], None] | None = None
+        self._batch_depth = 0
+        self._save_pending = False
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -127,6 +129,26 @@ class PaperExchange:
 
     def _today(self, moment: dt.datetime) -> dt.date:
         return moment.astimezone(NEW_YORK).date()
+
+    # -- saving ------------------------------------------------------------------------------------
+
+    def _state_changed(self) -> None:
+        if self._batch_depth:
+            self._save_pending = True
+        else:
+            self.notifier.state_changed()
+
+    @contextmanager
+    def _one_save(self) -> Iterator[None]:
+        """Changes made inside are saved once, on the way out (still before control returns to the loop)."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if not self._batch_depth and self._save_pending:
+                self._save_pending = False
+                self.notifier.state_changed()
 
     # -- placing ---------------------------------------------------------------------------------
 
@@ -169,10 +191,7 @@ class PaperExchange:
         return instrument, exchange
 
     def _check_funds(self, request: OrderRequest, instrument: Instrument, moment: dt.datetime) -> MarginImpact:
-        impact = self.what_if_impact(request, instrument, moment)
-        summary = self.account_summary(moment)
-        available = summary["AvailableFunds"]
-        price = self._reference_price(request, instrument, moment)
+        impact, price, available = self._assess(request, instrument, moment)
         cost = price * request.total_quantity * instrument.multiplier if request.action == "BUY" else 0.0
         if instrument.is_future:
             cost = 0.0
@@ -191,32 +210,29 @@ class PaperExchange:
             return request.limit_price
         quote = self.model.quote(instrument, moment)
         touch = quote.ask if request.action == "BUY" else quote.bid
-        return touch if math.isfinite(touch) and touch > 0 else quote.mark
+        return touch if valid_price(touch) else quote.mark
 
-    def what_if_impact(self, request: OrderRequest, instrument: Instrument, moment: dt.datetime) -> MarginImpact:
-        held = self.account.held()
-        instruments = {p.con_id: self.instrument(p.con_id) for p in held}
+    def _assess(
+        self, request: OrderRequest, instrument: Instrument, moment: dt.datetime
+    ) -> tuple[MarginImpact, float, float]:
+        """(margin impact, reference price, available funds now), from one set of marks."""
+        instruments = {p.con_id: self.instrument(p.con_id) for p in self.account.held()}
         marks = self.marks(moment, [*instruments, instrument.con_id])
-        return self.account.what_if(
-            instrument,
-            request.action,
-            request.total_quantity,
-            self._reference_price(request, instrument, moment),
-            instruments,
-            marks,
-            self.spot(moment),
+        spot = self.spot(moment)
+        price = self._reference_price(request, instrument, moment)
+        impact = self.account.what_if(
+            instrument, request.action, request.total_quantity, price, instruments, marks, spot
         )
+        available = self.account.summary(instruments, marks, spot)["AvailableFunds"]
+        return impact, price, available
 
     def what_if(
         self, client_id: int, request: OrderRequest, moment: dt.datetime
     ) -> tuple[OrderRecord, Instrument, MarginImpact]:
         instrument, exchange = self._validate(request, moment)
-        impact = self.what_if_impact(request, instrument, moment)
-        summary = self.account_summary(moment)
+        impact, price, available = self._assess(request, instrument, moment)
         if impact.init_after > impact.equity_after or (
-            request.action == "BUY"
-            and self._reference_price(request, instrument, moment) * request.total_quantity * instrument.multiplier
-            > summary["AvailableFunds"]
+            request.action == "BUY" and price * request.total_quantity * instrument.multiplier > available
         ):
             impact = replace(impact, warning="Insufficient funds for this order")
         order = self._new_record(client_id, request, instrument, exchange, moment, perm_id=0)
@@ -271,7 +287,7 @@ class PaperExchange:
             "order placed", perm_id=order.perm_id, client_id=client_id, order_id=order.order_id, ref=order.order_ref
         )
         self.notifier.order_changed(order, instrument, announce=True)
-        self.notifier.state_changed()
+        self._state_changed()
         self._arrive(order, instrument, moment)
         return order
 
@@ -310,7 +326,7 @@ class PaperExchange:
             order.completed_time = moment
             order.completed_status = "Filled"
         self.notifier.order_changed(order, instrument, announce=True)
-        self.notifier.state_changed()
+        self._state_changed()
         if order.is_active:
             self._arrive(order, instrument, moment)
         return order
@@ -332,12 +348,13 @@ class PaperExchange:
         order.completed_status = reason
         self.book.rested(order)
         self.notifier.order_cancelled(order, self.instrument(order.con_id), reason)
-        self.notifier.state_changed()
+        self._state_changed()
 
     def cancel_all(self, moment: dt.datetime) -> int:
         orders = self.book.active()
-        for order in orders:
-            self._cancel(order, moment, "Cancelled by Trader")
+        with self._one_save():
+            for order in orders:
+                self._cancel(order, moment, "Cancelled by Trader")
         return len(orders)
 
     # -- time events ---------------------------------------------------------------------------------
@@ -355,16 +372,21 @@ class PaperExchange:
 
     def session_closed(self, day: dt.date, close: dt.datetime) -> None:
         """DAY orders expire; orders on contracts that stop trading today are cancelled."""
-        for order in self.book.active():
-            instrument = self.instrument(order.con_id)
-            last = instrument.last_trade_date
-            if order.tif == "DAY":
-                self._cancel(order, close, "Cancelled by System: DAY order expired")
-            elif last is not None and last <= day:
-                self._cancel(order, close, "Cancelled by System: contract no longer trades")
+        with self._one_save():
+            for order in self.book.active():
+                instrument = self.instrument(order.con_id)
+                last = instrument.last_trade_date
+                if order.tif == "DAY":
+                    self._cancel(order, close, "Cancelled by System: DAY order expired")
+                elif last is not None and last <= day:
+                    self._cancel(order, close, "Cancelled by System: contract no longer trades")
 
     def settle_expiring(self, day: dt.date, morning: bool) -> list[int]:
         """Cash-settle positions in contracts that settle at this day's open (AM) or close (PM)."""
+        with self._one_save():
+            return self._settle_expiring(day, morning)
+
+    def _settle_expiring(self, day: dt.date, morning: bool) -> list[int]:
         settled = []
         for position in list(self.account.held()):
             instrument = self.instrument(position.con_id)
@@ -383,7 +405,7 @@ class PaperExchange:
                 self._cancel(order, self.model.settlement_moment(instrument), "Cancelled by System: contract expired")
         if settled:
             self.notifier.positions_changed(settled)
-            self.notifier.state_changed()
+            self._state_changed()
         return settled
 
     # -- matching -------------------------------------------------------------------------------------
@@ -395,11 +417,13 @@ class PaperExchange:
             return 0
         instruments = [self.instrument(order.con_id) for order in working]
         quotes = self.model.quotes(instruments, moment)
+        today = self._today(moment)
         fills = 0
-        for order, instrument, quote in zip(working, instruments, quotes, strict=True):
-            if not self.listings.is_tradable(instrument, self._today(moment)):
-                continue
-            fills += self._match_one(order, instrument, quote, moment)
+        with self._one_save():
+            for order, instrument, quote in zip(working, instruments, quotes, strict=True):
+                if not self.listings.is_tradable(instrument, today):
+                    continue
+                fills += self._match_one(order, instrument, quote, moment)
         return fills
 
     def _match_one(self, order: OrderRecord, instrument: Instrument, quote: Quote, moment: dt.datetime) -> int:
@@ -458,7 +482,5 @@ class PaperExchange:
         if order.is_active and order.tif == "IOC":
             self._cancel(order, moment, "Cancelled by System: IOC remainder")
         self.notifier.positions_changed([instrument.con_id])
-        self.notifier.state_changed()
-        if self.on_fill_hook is not None:
-            self.on_fill_hook(execution)
+        self._state_changed()
         return 1

@@ -252,7 +252,7 @@ class Faults:
             self.competing_session(False)
         self.state = FaultState()
         self._server.exchange.reject_queue.clear()
-        self._server.exchange.partial_fills = False
+        self.partial_fills(False)
         self._server.resume_listening()
 
     def status(self) -> dict[str, Any]:

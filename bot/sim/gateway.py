@@ -41,7 +41,7 @@ from bot.sim.faults import Faults
 from bot.sim.history import load_replay_data
 from bot.sim.listings import MARKET_RULES, Listings, round_to_tick
 from bot.sim.market import DELAYED_BY, MarketModel
-from bot.sim.orders import OrderBook
+from bot.sim.orders import OrderBook, valid_price
 from bot.sim.protocol import ADMIN_PREFIX, API_PREFIX, Field, encode_message
 from bot.sim.records import ExecutionRecord, Instrument, OrderRecord, Quote
 from bot.sim.scenarios import Scenario, build_positions, load_scenario
@@ -88,10 +88,6 @@ def effective_data_type(requested: int, in_session: bool) -> int:
     if requested == 4:
         return 3 if in_session else 4
     return requested
-
-
-def _valid(price: float) -> bool:
-    return math.isfinite(price) and price > 0
 
 
 class GatewayServer:
@@ -196,12 +192,10 @@ class GatewayServer:
         self._last_account_push = (time.monotonic(), self._last_now)
         self._last_persist = 0.0
         self._last_history_push = 0.0
-        self._dirty = True
         self.admin_handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any] | None = None
         # Benchmark hook: called for every line that got ticks, with (client id, reqId, bid, ask, the
         # perf_counter() at which this cycle's quotes were computed).
         self.publish_observer: Callable[[int, int, object, object, float], None] | None = None
-        self.cycles = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -411,7 +405,6 @@ class GatewayServer:
                 session.send_account_update(list(con_ids))
 
     def state_changed(self) -> None:
-        self._dirty = True
         self._persist()
 
     # -- persistence -------------------------------------------------------------------------------------
@@ -443,7 +436,6 @@ class GatewayServer:
             return
         try:
             save_state(self.state_path, self.snapshot())
-            self._dirty = False
             self._last_persist = time.monotonic()
         except (OSError, StateError) as error:
             log.error("cannot save gateway state", path=str(self.state_path), error=str(error))
@@ -482,7 +474,6 @@ class GatewayServer:
         if wall - self._last_persist >= PERSIST_INTERVAL:
             self.exchange.book.prune(now)
             self._persist()
-        self.cycles += 1
 
     def _process_time(self, previous: dt.datetime, now: dt.datetime) -> None:
         if self.daily_restart and crosses_daily_reset(previous, now) and self.sessions:
@@ -514,10 +505,15 @@ class GatewayServer:
         in_session = self.model.in_session(now)
         live: dict[int, Instrument] = {}
         delayed: dict[int, Instrument] = {}
+        lines: list[tuple[ClientSession, list[tuple[Subscription, int]]]] = []
         for session in sessions:
-            for subscription in session.subscriptions.values():
-                target = delayed if effective_data_type(subscription.requested_type, in_session) in (3, 4) else live
+            session_lines = []
+            for subscription in list(session.subscriptions.values()):
+                effective = effective_data_type(subscription.requested_type, in_session)
+                target = delayed if effective in (3, 4) else live
                 target[subscription.instrument.con_id] = subscription.instrument
+                session_lines.append((subscription, effective))
+            lines.append((session, session_lines))
         quotes: dict[tuple[int, bool], Quote] = {}
         if live:
             for con_id, quote in zip(live, self.model.quotes(list(live.values()), now), strict=True):
@@ -526,10 +522,9 @@ class GatewayServer:
         if delayed:
             for con_id, quote in zip(delayed, self.model.quotes(list(delayed.values()), delayed_moment), strict=True):
                 quotes[(con_id, True)] = quote
-        for session in sessions:
+        for session, session_lines in lines:
             chunks: list[bytes] = []
-            for subscription in list(session.subscriptions.values()):
-                effective = effective_data_type(subscription.requested_type, in_session)
+            for subscription, effective in session_lines:
                 delayed_line = effective in (3, 4)
                 quote = quotes[(subscription.instrument.con_id, delayed_line)]
                 messages = self._tick_messages(subscription, quote, effective, delayed_moment if delayed_line else now)
@@ -601,8 +596,8 @@ class GatewayServer:
                     out.append(m.tick_price(req_id, tick(number), value, 0))
                     sent[key] = value
             return out
-        bid: tuple[float, float] = (quote.bid, quote.bid_size) if _valid(quote.bid) else (-1.0, 0.0)
-        ask: tuple[float, float] = (quote.ask, quote.ask_size) if _valid(quote.ask) else (-1.0, 0.0)
+        bid: tuple[float, float] = (quote.bid, quote.bid_size) if valid_price(quote.bid) else (-1.0, 0.0)
+        ask: tuple[float, float] = (quote.ask, quote.ask_size) if valid_price(quote.ask) else (-1.0, 0.0)
         greeks = quote.greeks
         if mode == "empty":
             bid, ask, greeks = (-1.0, 0.0), (-1.0, 0.0), None
@@ -610,7 +605,7 @@ class GatewayServer:
             return self._nan_ticks(subscription, out, tick, quote)
         elif mode == "zero":
             bid, ask = (0.0, max(quote.bid_size, 1.0)), (0.0, max(quote.ask_size, 1.0))
-        elif mode == "crossed" and _valid(quote.ask):
+        elif mode == "crossed" and valid_price(quote.ask):
             step = MARKET_RULES[instrument.market_rule_id][-1][1]
             bid = (round_to_tick(instrument.market_rule_id, quote.ask + 2 * step), max(quote.bid_size, 1.0))
         for key, price_tick, size_tick, touch in (

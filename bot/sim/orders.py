@@ -39,7 +39,8 @@ class ExecutionQuery:
     side: str = ""
 
 
-def _valid(price: float) -> bool:
+def valid_price(price: float) -> bool:
+    """A usable price: finite and positive."""
     return math.isfinite(price) and price > 0
 
 
@@ -54,7 +55,7 @@ def decide_fill(
     buying = order.action == "BUY"
     touch = quote.ask if buying else quote.bid
     touch_size = quote.ask_size if buying else quote.bid_size
-    if not _valid(touch):
+    if not valid_price(touch):
         return None
     if order.order_type == "MKT":
         price, liquidity = touch, 2
