@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.sim.listings import Listings
 from bot.sim.market import MarketModel
+from bot.sim.messages import ib_datetime
 from bot.sim.records import Instrument
 from strategies.alvh.models import TradingSession
 
@@ -104,17 +105,11 @@ class BarBuilder:
         self._daily_cache: OrderedDict[tuple[int, str, dt.date], Bar] = OrderedDict()
 
     def _price(self, instrument: Instrument, moment: dt.datetime, continuous: bool) -> float:
-        if instrument.sec_type == "IND":
-            state = self.model.state(moment)
-            return state.vix if instrument.symbol == "VIX" else state.spx
-        if continuous:
+        if continuous and instrument.sec_type != "IND":
             day = moment.astimezone(NEW_YORK).date()
             front = self.listings.front_vx_future(day)
             assert front.expiry is not None
             return self.model.futures_price(front.expiry, moment)
-        if instrument.is_future:
-            assert instrument.expiry is not None
-            return self.model.futures_price(instrument.expiry, moment)
         return self.model.theoretical_price(instrument, moment)
 
     def _listed_on(self, instrument: Instrument, day: dt.date, continuous: bool) -> bool:
@@ -162,6 +157,28 @@ class BarBuilder:
                 start += size
         return bars
 
+    def last_bar(
+        self, instrument: Instrument, now: dt.datetime, size: dt.timedelta | None, continuous: bool
+    ) -> Bar | None:
+        """The bar in progress: the last of ``bars(instrument, now, Duration(sessions=1), size, continuous)``
+        (None when that is empty), building only that bar."""
+        begin = self.begin(now, Duration(sessions=1))
+        session = next(s for s in reversed(self.model.sessions) if s.open <= now)
+        if not (session.close > begin and session.date >= begin.date() - dt.timedelta(days=1)):
+            return None
+        if size is None:
+            if session.date <= begin.astimezone(NEW_YORK).date():
+                return None
+            return self._daily(instrument, session, now, continuous)
+        limit = min(session.close, now)
+        elapsed = limit - max(session.open, begin)
+        if elapsed.total_seconds() / size.total_seconds() > MAX_BARS:  # as bars() refuses the session
+            raise HistoricalDataError(162, "Historical Market Data Service error message:Time length exceed max.")
+        if not self._listed_on(instrument, session.date, continuous) or limit <= session.open:
+            return None
+        start = session.open + ((limit - session.open - dt.timedelta(microseconds=1)) // size) * size
+        return self._bar(instrument, start, start, min(start + size, limit), continuous)
+
     def _daily(self, instrument: Instrument, session: TradingSession, end: dt.datetime, continuous: bool) -> Bar | None:
         day = session.date
         if not self._listed_on(instrument, day, continuous):
@@ -203,4 +220,4 @@ def format_bar_time(start: dt.datetime | dt.date, format_date: int) -> str:
         return start.strftime("%Y%m%d")
     if format_date == 2:
         return str(int(start.timestamp()))
-    return start.astimezone(NEW_YORK).strftime("%Y%m%d %H:%M:%S") + " America/New_York"
+    return ib_datetime(start)

@@ -21,7 +21,6 @@ from bot.sim import messages as m
 from bot.sim.bars import (
     SUPPORTED_WHAT_TO_SHOW,
     BarBuilder,
-    Duration,
     HistoricalDataError,
     format_bar_time,
     parse_bar_size,
@@ -93,7 +92,6 @@ ACCOUNT_TAGS = (
 class Subscription:
     req_id: int
     instrument: Instrument
-    exchange: str
     requested_type: int
     sent: dict[str, object] = field(default_factory=dict)
     sent_type: int = 0
@@ -148,7 +146,6 @@ class ClientSession:
         self.history_subscriptions: dict[int, HistorySubscription] = {}
         self.positions_subscribed = False
         self.account_subscribed = False
-        self.account_multi: set[int] = set()
         self._tokens = 50.0
         self._bucket_time = time.monotonic()
         self._pacing_warned_at = 0.0
@@ -394,19 +391,10 @@ class ClientSession:
 
     def _resolve(self, query: ContractQuery, req_id: int, reply: Reply) -> tuple[Instrument, str] | None:
         try:
-            matches = self.server.listings.match(query, self.server.today())
-        except AmbiguousContractError as error:
-            reply.send(m.error(self.version, req_id, 200, str(error)))
+            return self.server.exchange.resolve(query, self.server.today())
+        except OrderRejectedError as error:
+            reply.send(m.error(self.version, req_id, error.code, error.message))
             return None
-        if len(matches) != 1:
-            text = (
-                "No security definition has been found for the request"
-                if not matches
-                else f"The contract description specified for {query.symbol or query.local_symbol} is ambiguous."
-            )
-            reply.send(m.error(self.version, req_id, 200, text))
-            return None
-        return matches[0]
 
     def _req_mkt_data(self, fields: list[str], reply: Reply) -> None:
         r = FieldReader(fields, 2)
@@ -424,7 +412,7 @@ class ClientSession:
         resolved = self._resolve(query, req_id, reply)
         if resolved is None:
             return
-        instrument, exchange = resolved
+        instrument, _ = resolved
         faults = self.server.faults.state
         requested = self.market_data_type
         if faults.delayed_only and requested in (1, 2):
@@ -443,7 +431,7 @@ class ClientSession:
             if self.server.market_data_lines_in_use() >= faults.market_data_lines:
                 reply.send(m.error(self.version, req_id, 101, "Max number of tickers has been reached"))
                 return
-        subscription = Subscription(req_id, instrument, exchange, requested)
+        subscription = Subscription(req_id, instrument, requested)
         if faults.competing_session:
             reply.send(m.error(self.version, req_id, 10197, "No market data during competing live session"))
             if not snapshot:
@@ -600,12 +588,9 @@ class ClientSession:
     def history_updates(self, builder: BarBuilder, now: dt.datetime) -> None:
         """keepUpToDate: the bar in progress, when it changed."""
         for subscription in list(self.history_subscriptions.values()):
-            bars = builder.bars(
-                subscription.instrument, now, Duration(sessions=1), subscription.size, subscription.continuous
-            )
-            if not bars:
+            bar = builder.last_bar(subscription.instrument, now, subscription.size, subscription.continuous)
+            if bar is None:
                 continue
-            bar = bars[-1]
             values = (format_bar_time(bar.start, subscription.format_date), bar.open, bar.close, bar.high, bar.low)
             if values == subscription.last_sent:
                 continue
@@ -786,13 +771,12 @@ class ClientSession:
             reply.send(m.error(self.version, req_id, 321, f"Error validating request: unknown account {account}"))
             reply.send(m.account_update_multi_end(req_id))
             return
-        self.account_multi.add(req_id)
         for key, value, currency in self.account_values():
             reply.send(m.account_update_multi(req_id, self.server.account_id, model_code, key, value, currency))
         reply.send(m.account_update_multi_end(req_id))
 
     def _cancel_account_updates_multi(self, fields: list[str], reply: Reply) -> None:
-        self.account_multi.discard(FieldReader(fields, 2).int())
+        FieldReader(fields, 2).int()  # nothing to stop: account updates (multi) are answered once, not pushed
 
     def _req_account_summary(self, fields: list[str], reply: Reply) -> None:
         r = FieldReader(fields, 2)
@@ -800,7 +784,7 @@ class ClientSession:
         r.str()  # group
         tags = {tag.strip() for tag in r.str().split(",") if tag.strip()}
         for key, value, currency in self.account_values():
-            if key in tags or (key == "AccountType" and "AccountType" in tags):
+            if key in tags:
                 reply.send(m.account_summary(req_id, self.server.account_id, key, value, currency))
         reply.send(m.account_summary_end(req_id))
 
