@@ -32,6 +32,7 @@ from bot.engine.service import BotService
 from bot.journal import journal_dir
 from bot.journal.reader import JournalReader
 from bot.sim.gateway import GatewayServer
+from tests.support.waiting import wait_until
 
 NY = ZoneInfo("America/New_York")
 REPO = Path(__file__).resolve().parents[2]
@@ -80,11 +81,11 @@ class Harness:
             self.clock.set_speed(normal)
 
     async def wait_for(self, predicate: Callable[[], object], wall_timeout: float = 60.0) -> None:
-        deadline = asyncio.get_running_loop().time() + wall_timeout
-        while not predicate():
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"condition not met within {wall_timeout} s (clock {self.clock.now()})")
-            await asyncio.sleep(0.02)
+        """``wait_until`` with a default of 60 wall seconds; a timeout also names the simulated clock time."""
+        try:
+            await wait_until(predicate, wall_timeout)
+        except AssertionError as error:
+            raise AssertionError(f"{error} (clock {self.clock.now()})") from None
 
     async def control(self, request: ControlRequest) -> ControlResponse:
         return await asyncio.to_thread(send, self.state_dir, request, 300.0)

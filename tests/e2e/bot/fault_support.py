@@ -1,4 +1,5 @@
-"""Helpers for the bot's fault tests: the invariants every fault scenario ends with, and small waits.
+"""Helpers for the bot's fault tests: the invariants every fault scenario ends with, small waits, and the
+paper gateway and bot process the crash tests run.
 
 Every fault test ends with the same three checks against what really happened at the gateway:
 
@@ -12,31 +13,32 @@ Every fault test ends with the same three checks against what really happened at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from ib_async import IB, Contract, LimitOrder, Trade
 
+from bot.control.client import BotNotRunningError, send
+from bot.control.protocol import ControlRequest
+from bot.engine.crash_points import VARIABLE as CRASH_POINT
 from bot.engine.service import EvaluationResult
 from bot.sim.gateway import GatewayServer
 from bot.store.database import Store
-from tests.support.bot_harness import MONDAY, Harness, audit, gateway_orders_per_ref, journal_records
+from tests.e2e.gateway.gateway_support import connect
+from tests.support import waiting
+from tests.support.bot_harness import MONDAY, BotProcess, Harness, audit, gateway_orders_per_ref, journal_records
 
 INTENT_PREFIX = "alvh-"
 FARM_OK = frozenset({2104, 2106, 2158})
 
 
 async def wait_until(predicate: Callable[[], object], wall_timeout: float = 30.0, what: str = "condition") -> None:
-    """Poll ``predicate`` (every 20 ms) without blocking the event loop the gateway runs on."""
-    deadline = time.monotonic() + wall_timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {wall_timeout} s")
-        await asyncio.sleep(0.02)
+    """The shared wait, with the fault tests' default of 30 wall seconds."""
+    await waiting.wait_until(predicate, wall_timeout, what)
 
 
 def gateway_bot_executions(gateway: GatewayServer, until: dt.datetime | None = None) -> dict[str, str]:
@@ -137,9 +139,7 @@ def ib_errors(harness: Harness) -> Counter[int]:
 
 async def human_client(port: int, client_id: int = 5) -> IB:
     """Another API client on the same account: the operator trading by hand in TWS."""
-    ib = IB()
-    await ib.connectAsync("127.0.0.1", port, clientId=client_id, timeout=10)
-    return ib
+    return await connect(port, client_id, timeout=10)
 
 
 async def trade_by_hand(ib: IB, con_id: int, side: str, quantity: int) -> Trade:
@@ -165,3 +165,33 @@ async def listed_vix_call(ib: IB, after: dt.date, strike: float) -> Contract:
     [qualified] = await ib.qualifyContractsAsync(contract)
     assert isinstance(qualified, Contract) and qualified.conId, f"no listed VIX call {expiry} {strike:g}"
     return qualified
+
+
+@contextlib.asynccontextmanager
+async def paper_gateway(tmp: Path, *, start: dt.datetime, seed: int, speed: float) -> AsyncIterator[GatewayServer]:
+    """A paper gateway in the test's event loop, its clock at ``start`` running at ``speed``; stopped on exit."""
+    gateway = GatewayServer(scenario="default", seed=seed, start=start, speed=speed, state_path=tmp / "gateway.json")
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.stop()
+
+
+async def start_bot(state: Path, port: int, crash_point: str = "", *, wait_ready: bool = True) -> BotProcess:
+    """Start ``alvh run --clock gateway`` on ``state``, with ``crash_point`` armed if given; unless ``wait_ready``
+    is false, wait until it answers on its control socket (it answers once its startup reconciliation is done)."""
+    state.mkdir(exist_ok=True)
+    bot = BotProcess(state, port, env={CRASH_POINT: crash_point})
+    bot.start()
+    if not wait_ready:
+        return bot
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:
+        assert bot.alive(), f"the bot process exited during startup:\n{bot.log()[-3000:]}"
+        with contextlib.suppress(BotNotRunningError, OSError):
+            if (await asyncio.to_thread(send, state, ControlRequest(command="ping"), 5)).ok:
+                return bot
+        assert loop.time() < deadline, f"the bot process did not start:\n{bot.log()[-3000:]}"
+        await asyncio.sleep(0.1)

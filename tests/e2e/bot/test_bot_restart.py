@@ -15,40 +15,24 @@ import signal
 
 import pytest
 
-from bot.control.client import BotNotRunningError, send
+from bot.control.client import send
 from bot.control.protocol import ControlRequest
-from bot.sim.gateway import GatewayServer
 from bot.store.database import Store
-from tests.e2e.bot.fault_support import assert_invariants, wait_until
-from tests.support.bot_harness import MONDAY, NY, BotProcess, journal_records, short_tmp_dir
+from tests.e2e.bot.fault_support import assert_invariants, paper_gateway, start_bot, wait_until
+from tests.support.bot_harness import MONDAY, NY, journal_records, short_tmp_dir
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 SPEED = 30.0
 
 
-async def _ready(bot: BotProcess, state: object) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    while True:
-        assert bot.alive(), bot.log()[-3000:]
-        with contextlib.suppress(BotNotRunningError, OSError):
-            if (await asyncio.to_thread(send, state, ControlRequest(command="ping"), 5)).ok:
-                return
-        assert loop.time() < deadline, bot.log()[-3000:]
-        await asyncio.sleep(0.1)
-
-
 async def test_sigkill_mid_rebalance_then_restart_keeps_one_order_per_intent_and_the_cap() -> None:
     with short_tmp_dir() as tmp, contextlib.ExitStack() as cleanup:
         start = MONDAY.replace(hour=9, minute=58)
-        gateway = GatewayServer(scenario="default", seed=2, start=start, speed=SPEED, state_path=tmp / "gw.json")
-        await gateway.start()
-        try:
+        async with paper_gateway(tmp, start=start, seed=2, speed=SPEED) as gateway:
             state = tmp / "state"
-            state.mkdir()
-            first = BotProcess(state, gateway.port, env={"ALVH_TEST_CRASH_POINT": "after_order_sent:3"})
-            first.start()
+            # not waiting for it to answer: it may reach its crash point first
+            first = await start_bot(state, gateway.port, "after_order_sent:3", wait_ready=False)
             cleanup.callback(first.kill)
             # the scheduled 10:00 evaluation rebalances; the process kills itself after its third order
             await wait_until(lambda: not first.alive(), 90, "the bot to die at its crash point")
@@ -58,10 +42,8 @@ async def test_sigkill_mid_rebalance_then_restart_keeps_one_order_per_intent_and
             sent_before = {r.payload["intent_id"] for r in journal_records(state, "sent")}
             assert len(sent_before) >= 2, sent_before
 
-            second = BotProcess(state, gateway.port)
-            second.start()
+            second = await start_bot(state, gateway.port)
             cleanup.callback(second.kill)
-            await _ready(second, state)
             refused = await asyncio.to_thread(send, state, ControlRequest(command="rebalance"), 120)
             assert not refused.ok and "weekly rebalance cap" in refused.message, refused.message
             # the afternoon evaluation of the same Monday: the cap is used, nothing is rebalanced
@@ -83,5 +65,3 @@ async def test_sigkill_mid_rebalance_then_restart_keeps_one_order_per_intent_and
             recovered = [r for r in journal_records(state, "reconcile") if "after startup" in r.payload["summary"]]
             assert recovered, "the restart reconciled before anything else"
             assert_invariants(state, gateway, until=cutoff)
-        finally:
-            await gateway.stop()

@@ -12,15 +12,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.control.client import BotNotRunningError, send
+from bot.control.client import send
 from bot.control.protocol import ControlRequest
-from bot.engine.crash_points import VARIABLE as CRASH_POINT
 from bot.engine.order_state import IntentStatus
 from bot.sim.gateway import GatewayServer
 from bot.store.database import Store
@@ -30,7 +28,9 @@ from tests.e2e.bot.fault_support import (
     gateway_bot_executions,
     journal_fill_ids,
     journal_sent_per_intent,
+    paper_gateway,
     reconciles,
+    start_bot,
     wait_until,
 )
 from tests.support.bot_harness import MONDAY, BotProcess, gateway_orders_per_ref, journal_records, short_tmp_dir
@@ -41,34 +41,8 @@ SPEED = 30.0  # a 60 clock-second price walk takes 2 s of wall time
 OPENED = MONDAY.replace(minute=50)  # inside the trading window (the open plus 15 minutes)
 
 
-@contextlib.asynccontextmanager
-async def paper_gateway(tmp: Path) -> AsyncIterator[GatewayServer]:
-    gateway = GatewayServer(scenario="default", seed=1, start=OPENED, speed=SPEED, state_path=tmp / "gateway.json")
-    await gateway.start()
-    try:
-        yield gateway
-    finally:
-        await gateway.stop()
-
-
 async def control(state: Path, request: ControlRequest, timeout: float = 60.0) -> Any:
     return await asyncio.to_thread(send, state, request, timeout)
-
-
-async def start_bot(state: Path, port: int, crash_point: str = "") -> BotProcess:
-    """Start ``alvh run --clock gateway`` and wait until it answers on its control socket (reconciled)."""
-    state.mkdir(exist_ok=True)
-    bot = BotProcess(state, port, env={CRASH_POINT: crash_point})
-    bot.start()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    while True:
-        assert bot.alive(), f"the bot process exited during startup:\n{bot.log()[-3000:]}"
-        with contextlib.suppress(BotNotRunningError, OSError):
-            if (await control(state, ControlRequest(command="ping"), 5)).ok:
-                return bot
-        assert loop.time() < deadline, f"the bot process did not start:\n{bot.log()[-3000:]}"
-        await asyncio.sleep(0.1)
 
 
 def request_rebalance(state: Path) -> asyncio.Future[Any]:
@@ -120,7 +94,7 @@ async def stop_bot(bot: BotProcess, gateway: GatewayServer, state: Path) -> dt.d
 
 async def test_crash_between_journal_and_send_sends_the_intent_once_after_recovery() -> None:
     with short_tmp_dir() as tmp, contextlib.ExitStack() as cleanup:
-        async with paper_gateway(tmp) as gateway:
+        async with paper_gateway(tmp, start=OPENED, seed=1, speed=SPEED) as gateway:
             state = tmp / "state"
             intent_id = await crashed_at(state, gateway, "after_intent_journaled", cleanup)
             assert not journal_records(state, "sent")
@@ -149,7 +123,7 @@ async def test_crash_between_journal_and_send_sends_the_intent_once_after_recove
 
 async def test_crash_between_journal_and_send_expires_an_intent_too_old_to_send() -> None:
     with short_tmp_dir() as tmp, contextlib.ExitStack() as cleanup:
-        async with paper_gateway(tmp) as gateway:
+        async with paper_gateway(tmp, start=OPENED, seed=1, speed=SPEED) as gateway:
             state = tmp / "state"
             intent_id = await crashed_at(state, gateway, "after_intent_journaled", cleanup)
 
@@ -176,7 +150,7 @@ async def test_crash_between_journal_and_send_expires_an_intent_too_old_to_send(
 
 async def test_crash_between_send_and_record_adopts_the_order_by_order_ref() -> None:
     with short_tmp_dir() as tmp, contextlib.ExitStack() as cleanup:
-        async with paper_gateway(tmp) as gateway:
+        async with paper_gateway(tmp, start=OPENED, seed=1, speed=SPEED) as gateway:
             state = tmp / "state"
             intent_id = await crashed_at(state, gateway, "after_order_sent", cleanup)
             assert not journal_records(state, "sent"), "killed right after placeOrder, before recording it"
@@ -203,7 +177,7 @@ async def test_crash_between_send_and_record_adopts_the_order_by_order_ref() -> 
 
 async def test_kill_while_acknowledgements_are_withheld_adopts_every_sent_order() -> None:
     with short_tmp_dir() as tmp, contextlib.ExitStack() as cleanup:
-        async with paper_gateway(tmp) as gateway:
+        async with paper_gateway(tmp, start=OPENED, seed=1, speed=SPEED) as gateway:
             state = tmp / "state"
             first = await start_bot(state, gateway.port)
             cleanup.callback(first.kill)
@@ -239,7 +213,7 @@ async def test_kill_while_acknowledgements_are_withheld_adopts_every_sent_order(
 
 async def test_crash_after_the_first_fill_loses_no_fill() -> None:
     with short_tmp_dir() as tmp, contextlib.ExitStack() as cleanup:
-        async with paper_gateway(tmp) as gateway:
+        async with paper_gateway(tmp, start=OPENED, seed=1, speed=SPEED) as gateway:
             state = tmp / "state"
             first = await start_bot(state, gateway.port, "after_first_fill")
             cleanup.callback(first.kill)

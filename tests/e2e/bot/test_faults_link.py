@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 
 import pytest
-from ib_async import IB
 
 from bot.broker.orders import Orders
 from bot.control.protocol import ControlRequest
@@ -30,6 +29,7 @@ from tests.e2e.bot.fault_support import (
     settled,
     wait_until,
 )
+from tests.e2e.gateway.gateway_support import connect
 from tests.support.bot_harness import MONDAY, Harness, running_bot, short_tmp_dir
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -183,38 +183,39 @@ async def test_an_order_placed_after_reconnecting_never_reuses_an_id() -> None:
     must still get an id above every id used before, whatever the restarted gateway announced."""
     gateway = GatewayServer(scenario="default", seed=1, start=MONDAY.replace(hour=10, minute=30), speed=60)
     await gateway.start()
-    ib = IB()
     try:
-        await ib.connectAsync("127.0.0.1", gateway.port, clientId=17, timeout=10)
-        orders = Orders(ib, 10.0, account=ib.managedAccounts()[0])
-        contract = await listed_vix_call(ib, MONDAY.date() + dt.timedelta(days=30), 20.0)
-        [ticker] = await ib.reqTickersAsync(contract)
-        assert ticker.bid > 0, ticker
-        ib.client.updateReqId(500)  # a session that has been up for a while has used many request ids
-        first = orders.place(contract, "BUY", 1, ticker.bid, "DAY", "alvh-test-first")
-        await wait_until(lambda: first.orderStatus.status == "Submitted", 10, "the first order to rest")
-        orders.cancel(first)
-        await wait_until(lambda: first.orderStatus.status == "Cancelled", 10, "the first order's cancel")
+        ib = await connect(gateway.port, client_id=17)
+        try:
+            orders = Orders(ib, 10.0, account=ib.managedAccounts()[0])
+            contract = await listed_vix_call(ib, MONDAY.date() + dt.timedelta(days=30), 20.0)
+            [ticker] = await ib.reqTickersAsync(contract)
+            assert ticker.bid > 0, ticker
+            ib.client.updateReqId(500)  # a session that has been up for a while has used many request ids
+            first = orders.place(contract, "BUY", 1, ticker.bid, "DAY", "alvh-test-first")
+            await wait_until(lambda: first.orderStatus.status == "Submitted", 10, "the first order to rest")
+            orders.cancel(first)
+            await wait_until(lambda: first.orderStatus.status == "Cancelled", 10, "the first order's cancel")
 
-        gateway.faults.restart(downtime=0.2, next_valid_id=1)  # a restarted gateway forgot the ids
-        await wait_until(lambda: not ib.isConnected(), 10, "the drop")
-        for _ in range(50):
-            with contextlib.suppress(ConnectionError, OSError, TimeoutError):
-                await ib.connectAsync("127.0.0.1", gateway.port, clientId=17, timeout=5)
-                break
-            await asyncio.sleep(0.1)
-        assert ib.isConnected()
-        assert ib.client._reqIdSeq < first.order.orderId, "the gateway announced a lower next valid id"
+            gateway.faults.restart(downtime=0.2, next_valid_id=1)  # a restarted gateway forgot the ids
+            await wait_until(lambda: not ib.isConnected(), 10, "the drop")
+            for _ in range(50):
+                with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+                    await ib.connectAsync("127.0.0.1", gateway.port, clientId=17, timeout=5)
+                    break
+                await asyncio.sleep(0.1)
+            assert ib.isConnected()
+            assert ib.client._reqIdSeq < first.order.orderId, "the gateway announced a lower next valid id"
 
-        errors: list[int] = []
-        ib.errorEvent += lambda req_id, code, *_: errors.append(code)
-        second = orders.place(contract, "BUY", 1, ticker.bid, "DAY", "alvh-test-second")
-        await wait_until(lambda: second.orderStatus.status == "Submitted", 10, "the second order to rest")
-        assert second.order.orderId > first.order.orderId, "order ids only go up"
-        assert 103 not in errors and 104 not in errors, errors
-        by_ref = {o.order_ref: o for o in gateway.exchange.book.orders.values()}
-        assert set(by_ref) == {"alvh-test-first", "alvh-test-second"}
-        assert by_ref["alvh-test-first"].status == "Cancelled" and by_ref["alvh-test-second"].is_active
+            errors: list[int] = []
+            ib.errorEvent += lambda req_id, code, *_: errors.append(code)
+            second = orders.place(contract, "BUY", 1, ticker.bid, "DAY", "alvh-test-second")
+            await wait_until(lambda: second.orderStatus.status == "Submitted", 10, "the second order to rest")
+            assert second.order.orderId > first.order.orderId, "order ids only go up"
+            assert 103 not in errors and 104 not in errors, errors
+            by_ref = {o.order_ref: o for o in gateway.exchange.book.orders.values()}
+            assert set(by_ref) == {"alvh-test-first", "alvh-test-second"}
+            assert by_ref["alvh-test-first"].status == "Cancelled" and by_ref["alvh-test-second"].is_active
+        finally:
+            ib.disconnect()
     finally:
-        ib.disconnect()
         await gateway.stop()

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from ib_async import IB, Option
 
+from tests.support import waiting
+
 NY = ZoneInfo("America/New_York")
 MONDAY = dt.datetime(2025, 11, 24, 10, 30, tzinfo=NY)
 SPEED = 60.0  # one clock minute per wall second
 
 
-async def wait_until(predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.02) -> None:
-    """Poll until ``predicate()`` is truthy; fail the test with a clear message after ``timeout``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
+async def wait_until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
+    """The shared wait, with the gateway tests' default of 5 wall seconds."""
+    await waiting.wait_until(predicate, timeout, what)
 
 
 class ErrorLog:

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 import pytest
-from ib_async import IB, Index, LimitOrder, Option
+from ib_async import IB, Index, LimitOrder
 
 from bot.sim.gateway import GatewayServer
 from bot.sim.listings import round_to_tick
@@ -225,10 +225,7 @@ async def test_nightly_reset_drops_connections_and_day_orders_expire() -> None:
     await server.start()
     try:
         ib = await connect(server.port)
-        chains = await ib.reqSecDefOptParamsAsync("VIX", "", "IND", 13455763)
-        expiry = sorted(next(c for c in chains if c.tradingClass == "VIX").expirations)[1]
-        option = Option("VIX", expiry, 20, "C", "SMART", tradingClass="VIX")
-        await ib.qualifyContractsAsync(option)
+        option = await vix_call(ib)
         day = ib.placeOrder(option, LimitOrder("BUY", 1, 0.05, tif="DAY", orderRef="day"))
         gtc = ib.placeOrder(option, LimitOrder("BUY", 1, 0.05, tif="GTC", orderRef="gtc"))
         await wait_until(lambda: day.orderStatus.status == gtc.orderStatus.status == "Submitted")

@@ -10,7 +10,7 @@ import pytest
 from ib_async import IB, ContFuture, Future, Index, Option
 
 from bot.sim.gateway import GatewayServer
-from tests.e2e.gateway.gateway_support import MONDAY, ErrorLog, wait_until
+from tests.e2e.gateway.gateway_support import MONDAY, ErrorLog, vix_call, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -135,10 +135,7 @@ async def test_streaming_ticks_with_model_greeks(gateway: GatewayServer, ib: IB)
 
 
 async def test_delayed_and_frozen_market_data_types(gateway: GatewayServer, ib: IB) -> None:
-    option = Option("VIX", "", 20, "C", "SMART", tradingClass="VIX")
-    chains = await ib.reqSecDefOptParamsAsync("VIX", "", "IND", 13455763)
-    option.lastTradeDateOrContractMonth = sorted(next(c for c in chains if c.tradingClass == "VIX").expirations)[1]
-    await ib.qualifyContractsAsync(option)
+    option = await vix_call(ib)
     ib.reqMarketDataType(3)
     ticker = ib.reqMktData(option)
     await wait_until(lambda: ticker.modelGreeks is not None and not math.isnan(ticker.bid))
