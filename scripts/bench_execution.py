@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import datetime as dt
 import statistics
@@ -35,51 +34,20 @@ from zoneinfo import ZoneInfo
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench_support import MessageMeter  # noqa: E402
+
 from bot.clock import SimulatedClock  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.control.client import send  # noqa: E402
 from bot.control.protocol import ControlRequest  # noqa: E402
 from bot.engine.service import BotService  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
-from bot.sim import session as sim_session  # noqa: E402
 from bot.sim.gateway import GatewayServer  # noqa: E402
-from bot.sim.messages import REQUEST_NAMES  # noqa: E402
 
 NY = ZoneInfo("America/New_York")
 START = dt.datetime(2027, 1, 4, 9, 59, tzinfo=NY)  # a plain Monday, inside the trading window
 CLIENT_ID = 17
 ACKNOWLEDGED = frozenset({"PreSubmitted", "Submitted", "Filled", "Cancelled", "Inactive"})
-
-
-class MessageMeter:
-    """Every request the bot's client ids send, as the gateway receives them: totals by type and the peak in
-    any sliding one-second window."""
-
-    def __init__(self, client_ids: set[int]) -> None:
-        self.client_ids = client_ids
-        self.window: collections.deque[float] = collections.deque()
-        self.peak = 0
-        self.by_type: collections.Counter[str] = collections.Counter()
-        original = sim_session.ClientSession.dispatch
-        meter = self
-
-        def counting(session: sim_session.ClientSession, fields: list[str]) -> None:
-            if session.client_id in meter.client_ids:
-                meter.count(REQUEST_NAMES.get(int(fields[0]), fields[0]))
-            original(session, fields)
-
-        sim_session.ClientSession.dispatch = counting  # type: ignore[method-assign]
-
-    def count(self, name: str) -> None:
-        now = time.monotonic()
-        self.window.append(now)
-        while self.window and now - self.window[0] > 1.0:
-            self.window.popleft()
-        self.peak = max(self.peak, len(self.window))
-        self.by_type[name] += 1
-
-    def snapshot(self) -> collections.Counter[str]:
-        return collections.Counter(self.by_type)
 
 
 async def run(speed: float, drops: int, walk_seconds: float, scenario: str) -> dict[str, Any]:

@@ -34,6 +34,8 @@ from ib_async import IB, Option
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_support import rss_kib
+
 from bot.sim.threaded import ThreadedGateway
 
 NY = ZoneInfo("America/New_York")
@@ -122,13 +124,6 @@ async def phase_throughput(speed: float, seconds: float) -> dict[str, float]:
         "delay_p99_ms": p99 * 1000,
         "delay_samples": float(len(delays)),
     }
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 async def phase_memory(speed: float, days: int) -> dict[str, float]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import datetime as dt
 import json
 import os
@@ -28,7 +27,8 @@ from zoneinfo import ZoneInfo
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.sim import session as sim_session  # noqa: E402
+from bench_support import MessageMeter, rss_kib  # noqa: E402
+
 from bot.sim.gateway import GatewayServer  # noqa: E402
 
 NY = ZoneInfo("America/New_York")
@@ -37,10 +37,7 @@ WARM_UP = dt.timedelta(days=7)
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return rss_kib(pid) / 1024
 
 
 def cpu_seconds(pid: int) -> float:
@@ -49,31 +46,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-class MessageMeter:
-    """Counts the requests each client sends, to find the peak per second (sliding one-second window)."""
-
-    def __init__(self) -> None:
-        self.times: collections.deque[float] = collections.deque()
-        self.peak = 0
-        self.total = 0
-        original = sim_session.ClientSession.dispatch
-        meter = self
-
-        def counting(session: sim_session.ClientSession, fields: list[str]) -> None:
-            if session.client_id == 17:
-                now = time.monotonic()
-                meter.times.append(now)
-                meter.total += 1
-                while meter.times and now - meter.times[0] > 1.0:
-                    meter.times.popleft()
-                meter.peak = max(meter.peak, len(meter.times))
-            original(session, fields)
-
-        sim_session.ClientSession.dispatch = counting  # type: ignore[method-assign]
-
-
 async def soak(days: int, speed: float, scenario: str, keep: Path | None = None) -> dict[str, object]:
-    meter = MessageMeter()
+    meter = MessageMeter({17})  # the bot's client id (its default)
     start = dt.datetime(2027, 1, 4, 9, 50, tzinfo=NY)
     end = start + dt.timedelta(days=days)
     with tempfile.TemporaryDirectory(prefix="alvh-soak-") as directory:
